@@ -1,0 +1,52 @@
+"""purejaxppo: end-to-end jitted, vectorised PPO for MuJoCo continuous control in JAX.
+
+>>> import jax, purejaxppo as pjp
+>>> env = pjp.envs.make("brax/inverted_pendulum")
+>>> train = jax.jit(jax.vmap(pjp.make_train(pjp.PPOConfig(total_timesteps=50_000), env)))
+>>> result = train(jax.random.split(jax.random.PRNGKey(0), 4))   # 4 seeds, one program
+"""
+
+from purejaxppo import envs
+from purejaxppo.config import ConfigError, PPOConfig, stack_configs
+from purejaxppo.evaluate import evaluate
+from purejaxppo.gae import compute_gae
+from purejaxppo.loss import LossInfo, Minibatch, ppo_loss
+from purejaxppo.networks import ActorCritic
+from purejaxppo.normalize import RewardScaler, RunningStats
+from purejaxppo.rollout import Transition, collect_rollout
+from purejaxppo.train import (
+    Policy,
+    RunnerState,
+    TrainMetrics,
+    TrainResult,
+    make_network,
+    make_policy_fn,
+    make_train,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActorCritic",
+    "ConfigError",
+    "LossInfo",
+    "Minibatch",
+    "PPOConfig",
+    "Policy",
+    "RewardScaler",
+    "RunnerState",
+    "RunningStats",
+    "TrainMetrics",
+    "TrainResult",
+    "Transition",
+    "collect_rollout",
+    "compute_gae",
+    "envs",
+    "evaluate",
+    "make_network",
+    "make_policy_fn",
+    "make_train",
+    "ppo_loss",
+    "stack_configs",
+    "__version__",
+]

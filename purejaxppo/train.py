@@ -1,0 +1,283 @@
+"""make_train(config, env) -> train(key): the whole PPO run as one ``lax.scan``.
+
+One update of one seed::
+
+    rollout (T steps of B envs, policy sampled)  ->  Transition [T, B]
+    merge the rollout's observations / discounted returns into the running statistics
+    values, log-probs, bootstrap values of the batch (one batched pass)  ->  GAE [T, B]
+    n_epochs x num_minibatches clipped-PPO gradient steps (optax)
+    every eval_every updates: deterministic evaluation episodes
+
+``train(key)`` scans this over ``num_updates``; ``jax.jit(jax.vmap(train))(keys)`` trains seeds
+side by side, and ``jax.vmap(train)(keys, configs)`` sweeps the float hyperparameters.
+The statistics used to normalise observations stay fixed within an update (rollout, GAE and
+epochs all see the same ones) and absorb the update's observations before the batched pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from purejaxppo import normalize as nz
+from purejaxppo.config import ConfigError, PPOConfig
+from purejaxppo.envs.base import Env, State
+from purejaxppo.envs.wrappers import wrap_for_eval, wrap_for_training
+from purejaxppo.evaluate import evaluate
+from purejaxppo.gae import compute_gae
+from purejaxppo.loss import LossInfo, Minibatch, explained_variance, ppo_loss
+from purejaxppo.networks import ActorCritic, gaussian_log_prob, sample_action
+from purejaxppo.rollout import EpisodeTracker, collect_rollout
+
+Array = jax.Array
+
+
+class Policy(struct.PyTreeNode):
+    """What a trained policy is: network parameters and observation statistics."""
+
+    params: Any
+    obs_stats: nz.RunningStats
+
+
+class RunnerState(struct.PyTreeNode):
+    """Everything the training scan carries from one update to the next."""
+
+    policy: Policy
+    opt_state: optax.OptState
+    reward_scaler: nz.RewardScaler
+    env_state: State
+    tracker: EpisodeTracker
+    key: Array
+
+
+class TrainMetrics(NamedTuple):
+    """Per-update metrics; each ``[num_updates]`` (``[seeds, num_updates]`` when vmapped).
+
+    Loss terms are means over the minibatch steps applied in the update. ``episode_*`` are means
+    over the training episodes that ended in the update (NaN if none did); ``eval_*`` are
+    means over ``eval_episodes`` deterministic episodes, NaN in updates without evaluation.
+    """
+
+    env_steps: Array
+    total_loss: Array
+    actor_loss: Array
+    critic_loss: Array
+    entropy: Array
+    approx_kl: Array
+    clip_fraction: Array
+    explained_variance: Array
+    learning_rate: Array
+    minibatch_steps: Array
+    episode_return: Array
+    episode_length: Array
+    episodes: Array
+    eval_return: Array
+    eval_length: Array
+
+
+class TrainResult(NamedTuple):
+    """What ``train(key)`` returns."""
+
+    policy: Policy
+    metrics: TrainMetrics
+    state: RunnerState
+
+
+def make_network(cfg: PPOConfig, env: Env) -> ActorCritic:
+    """The actor-critic that ``cfg`` describes for ``env``'s action size."""
+    return ActorCritic(
+        action_size=env.action_size,
+        hidden_sizes=tuple(cfg.hidden_sizes),
+        critic_hidden_sizes=cfg.critic_hidden_sizes,
+        shared=cfg.shared_network,
+        activation=cfg.activation,
+    )
+
+
+def make_policy_fn(
+    cfg: PPOConfig, env: Env, deterministic: bool = True
+) -> Callable[..., Array]:
+    """``policy_fn(policy, obs [..., obs], key=None) -> action [..., act]`` (unclipped)."""
+    network = make_network(cfg, env)
+
+    def policy_fn(policy: Policy, obs: Array, key: Array | None = None) -> Array:
+        x = nz.normalize(policy.obs_stats, obs, cfg.obs_clip) if cfg.normalize_obs else obs
+        mean, log_std, _ = network.apply(policy.params, x, cfg.log_std_init)
+        return mean if deterministic else sample_action(key, mean, log_std)
+
+    return policy_fn
+
+
+def make_train(cfg: PPOConfig, env: Env) -> Callable[..., TrainResult]:
+    """Builds the training function.
+
+    Args:
+        cfg: the configuration; validated here, before anything is traced.
+        env: a single (unbatched) environment.
+
+    Returns:
+        ``train(key, config=None) -> TrainResult``. ``config``, if given, replaces ``cfg``'s float
+        hyperparameters (its static fields must equal ``cfg``'s); vmap over it to sweep them.
+    """
+    cfg.validate()
+    network = make_network(cfg, env)
+    train_env = wrap_for_training(env, cfg.episode_length)
+    eval_env = wrap_for_eval(env, cfg.episode_length)
+    T, B, U = cfg.num_steps, cfg.num_envs, cfg.num_updates
+
+    def init(key: Array, c: PPOConfig) -> RunnerState:
+        k_net, k_env, k_run = jax.random.split(key, 3)
+        obs0 = jnp.zeros((1, env.observation_size), jnp.float32)
+        params = network.init(k_net, obs0, c.log_std_init)
+        tx = _optimizer(c)
+        return RunnerState(
+            policy=Policy(params, nz.init_stats((env.observation_size,))),
+            opt_state=tx.init(params),
+            reward_scaler=nz.init_reward_scaler(B),
+            env_state=train_env.reset(jax.random.split(k_env, B)),
+            tracker=EpisodeTracker.create(B),
+            key=k_run,
+        )
+
+    def update(runner: RunnerState, i: Array, c: PPOConfig) -> tuple[RunnerState, TrainMetrics]:
+        key, k_roll, k_epochs, k_eval = jax.random.split(runner.key, 4)
+        policy = runner.policy
+        sample = make_policy_fn(c, env, deterministic=False)
+
+        env_state, tracker, traj, episodes = collect_rollout(
+            train_env, lambda k, obs: sample(policy, obs, k), runner.env_state,
+            runner.tracker, k_roll, T,
+        )
+
+        obs_stats, scaler, rewards = policy.obs_stats, runner.reward_scaler, traj.reward
+        if c.normalize_obs:
+            obs_stats = nz.update_stats(obs_stats, traj.obs)
+        if c.normalize_reward:
+            dones = jnp.maximum(traj.terminated, traj.truncated)
+            scaler = nz.update_reward_scaler(scaler, rewards, dones, c.gamma)
+            rewards = nz.scale_reward(scaler, rewards, c.reward_clip)
+        policy = policy.replace(obs_stats=obs_stats)
+
+        def norm(x: Array) -> Array:
+            return nz.normalize(obs_stats, x, c.obs_clip) if c.normalize_obs else x
+
+        obs = norm(traj.obs)
+        mean, log_std, values = network.apply(policy.params, obs, c.log_std_init)
+        _, _, next_values = network.apply(policy.params, norm(traj.final_obs), c.log_std_init)
+        log_probs = gaussian_log_prob(mean, log_std, traj.action)
+        advantages, targets = compute_gae(
+            rewards, values, next_values, traj.terminated, traj.truncated, c.gamma, c.gae_lambda
+        )
+        batch = Minibatch(obs, traj.action, log_probs, values, advantages, targets)
+        batch = jax.tree.map(lambda x: x.reshape((T * B, *x.shape[2:])), batch)
+
+        lr = c.learning_rate * (1.0 - i / U) if c.anneal_lr else jnp.asarray(c.learning_rate)
+        params, opt_state, loss_info, steps = _run_epochs(
+            network, policy.params, runner.opt_state, batch, k_epochs, lr, c
+        )
+        policy = policy.replace(params=params)
+
+        eval_ret, eval_len = _maybe_evaluate(eval_env, make_policy_fn(c, env), policy, i, k_eval, c)
+        runner = RunnerState(policy, opt_state, scaler, env_state, tracker, key)
+        count = episodes.count
+        metrics = TrainMetrics(
+            env_steps=(i + 1) * (T * B),
+            **loss_info._asdict(),
+            explained_variance=explained_variance(values, targets),
+            learning_rate=lr,
+            minibatch_steps=steps,
+            episode_return=jnp.where(count > 0, episodes.return_sum / count, jnp.nan),
+            episode_length=jnp.where(count > 0, episodes.length_sum / count, jnp.nan),
+            episodes=count,
+            eval_return=eval_ret,
+            eval_length=eval_len,
+        )
+        return runner, metrics
+
+    def train(key: Array, config: PPOConfig | None = None) -> TrainResult:
+        c = cfg if config is None else _check_same_statics(cfg, config)
+        runner = init(key, c)
+        runner, metrics = jax.lax.scan(lambda r, i: update(r, i, c), runner, jnp.arange(U))
+        return TrainResult(policy=runner.policy, metrics=metrics, state=runner)
+
+    train.init = init  # type: ignore[attr-defined]
+    train.update = update  # type: ignore[attr-defined]
+    return train
+
+
+def _optimizer(c: PPOConfig) -> optax.GradientTransformation:
+    """Gradient clipping and Adam's scaling; the (scheduled) step size is applied by the caller."""
+    return optax.chain(optax.clip_by_global_norm(c.max_grad_norm), optax.scale_by_adam(eps=c.adam_eps))
+
+
+def _run_epochs(
+    network: ActorCritic, params: Any, opt_state: optax.OptState, batch: Minibatch, key: Array,
+    lr: Array, c: PPOConfig,
+) -> tuple[Any, optax.OptState, LossInfo, Array]:
+    """``n_epochs`` shuffled passes of minibatch steps; returns mean loss info over applied steps."""
+    tx = _optimizer(c)
+    n_total = batch.obs.shape[0]
+    M, N = c.minibatch_size, c.num_minibatches
+    grad_fn = jax.grad(lambda p, mb: ppo_loss(p, network.apply, mb, c), has_aux=True)
+
+    def minibatch_step(carry, mb: Minibatch):
+        params, opt_state, stopped = carry
+        grads, info = grad_fn(params, mb)
+        if c.use_target_kl:  # as Stable-Baselines3: skip this and all later steps of the update
+            stopped = stopped | (info.approx_kl > 1.5 * c.target_kl)
+        updates, new_opt = tx.update(grads, opt_state, params)
+        new_params = optax.apply_updates(params, jax.tree.map(lambda u: -lr * u, updates))
+        if c.use_target_kl:
+            keep = lambda new, old: jnp.where(stopped, old, new)  # noqa: E731
+            new_params = jax.tree.map(keep, new_params, params)
+            new_opt = jax.tree.map(keep, new_opt, opt_state)
+        applied = 1.0 - stopped.astype(jnp.float32)
+        return (new_params, new_opt, stopped), (info, applied)
+
+    def epoch(carry, key: Array):
+        perm = jax.random.permutation(key, n_total)
+        shuffled = jax.tree.map(lambda x: x[perm].reshape((N, M, *x.shape[1:])), batch)
+        return jax.lax.scan(minibatch_step, carry, shuffled)
+
+    carry = (params, opt_state, jnp.zeros((), bool))
+    (params, opt_state, _), (infos, applied) = jax.lax.scan(
+        epoch, carry, jax.random.split(key, c.n_epochs)
+    )
+    steps = applied.sum()
+    mean_info = jax.tree.map(lambda x: (x * applied).sum() / jnp.maximum(steps, 1.0), infos)
+    return params, opt_state, mean_info, steps
+
+
+def _maybe_evaluate(
+    eval_env: Env, policy_fn: Callable, policy: Policy, i: Array, key: Array, c: PPOConfig
+) -> tuple[Array, Array]:
+    """Mean deterministic return and length every ``eval_every`` updates and after the last."""
+    nan = jnp.full((), jnp.nan, jnp.float32)
+    if c.eval_every == 0:
+        return nan, nan
+
+    def run(_):
+        returns, lengths = evaluate(eval_env, lambda o: policy_fn(policy, o), key, c.eval_episodes)
+        return returns.mean(), lengths.mean()
+
+    due = ((i + 1) % c.eval_every == 0) | (i == c.num_updates - 1)
+    return jax.lax.cond(due, run, lambda _: (nan, nan), None)
+
+
+def _check_same_statics(cfg: PPOConfig, config: PPOConfig) -> PPOConfig:
+    """``config`` may differ from ``cfg`` only in its float hyperparameters."""
+    if not isinstance(config, PPOConfig):
+        raise ConfigError(f"config must be a PPOConfig, got {type(config).__name__}")
+    a, b = cfg.static_fields(), config.static_fields()
+    diff = sorted(k for k in a if a[k] != b[k])
+    if diff:
+        raise ConfigError(
+            f"the config passed to train() differs from make_train's in static fields {diff}; "
+            "build a new train function with make_train for those"
+        )
+    return config.validate()
