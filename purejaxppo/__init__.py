@@ -7,6 +7,7 @@
 """
 
 from purejaxppo import envs
+from purejaxppo.cache import enable_compilation_cache
 from purejaxppo.config import ConfigError, PPOConfig, stack_configs
 from purejaxppo.evaluate import evaluate
 from purejaxppo.gae import compute_gae
@@ -41,6 +42,7 @@ __all__ = [
     "Transition",
     "collect_rollout",
     "compute_gae",
+    "enable_compilation_cache",
     "envs",
     "evaluate",
     "make_network",

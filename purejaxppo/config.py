@@ -23,7 +23,7 @@ import numpy as np
 from flax import struct
 
 
-def _static(default, **kw):  # noqa: ANN001, ANN202 - thin alias for readability below
+def _static(default, **kw):
     return struct.field(pytree_node=False, default=default, **kw)
 
 

@@ -13,9 +13,7 @@ Array = jax.Array
 PolicyFn = Callable[[Array], Array]  # obs [B, obs] -> action [B, act]
 
 
-def evaluate(
-    env: Env, policy_fn: PolicyFn, key: Array, num_episodes: int
-) -> tuple[Array, Array]:
+def evaluate(env: Env, policy_fn: PolicyFn, key: Array, num_episodes: int) -> tuple[Array, Array]:
     """Runs ``num_episodes`` episodes in parallel until each has ended (terminated or truncated).
 
     Args:

@@ -52,7 +52,5 @@ def compute_gae(
         adv = delta + cont * next_adv
         return adv, adv
 
-    _, advantages = jax.lax.scan(
-        body, jnp.zeros_like(deltas[0]), (deltas, continues), reverse=True
-    )
+    _, advantages = jax.lax.scan(body, jnp.zeros_like(deltas[0]), (deltas, continues), reverse=True)
     return advantages, advantages + values

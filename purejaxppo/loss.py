@@ -95,5 +95,6 @@ def ppo_loss(
 def explained_variance(values: Array, targets: Array) -> Array:
     """``1 - var(targets - values) / var(targets)``, any shape; NaN when targets are constant."""
     var_t = jnp.var(targets)
-    return jnp.where(var_t > 0, 1.0 - jnp.var(targets - values) / jnp.where(var_t > 0, var_t, 1),
-                     jnp.nan)
+    return jnp.where(
+        var_t > 0, 1.0 - jnp.var(targets - values) / jnp.where(var_t > 0, var_t, 1), jnp.nan
+    )

@@ -35,8 +35,9 @@ def _he_normal(scale: float = 1.0) -> nn.initializers.Initializer:
     return nn.initializers.variance_scaling(2.0 * scale**2, "fan_in", "normal")
 
 
-def _mlp(x: Array, sizes: Sequence[int], act: Callable, init: nn.initializers.Initializer,
-         prefix: str) -> Array:
+def _mlp(
+    x: Array, sizes: Sequence[int], act: Callable, init: nn.initializers.Initializer, prefix: str
+) -> Array:
     for i, width in enumerate(sizes):
         x = act(nn.Dense(width, kernel_init=init, name=f"{prefix}_{i}")(x))
     return x
@@ -62,11 +63,17 @@ class ActorCritic(nn.Module):
             ortho = nn.initializers.orthogonal
             h_pi = _mlp(obs, self.hidden_sizes, act, ortho(math.sqrt(2)), "actor")
             mean = nn.Dense(self.action_size, kernel_init=ortho(0.01), name="actor_out")(h_pi)
-            h_v = _mlp(obs, self.critic_hidden_sizes or self.hidden_sizes, act,
-                       ortho(math.sqrt(2)), "critic")
+            h_v = _mlp(
+                obs,
+                self.critic_hidden_sizes or self.hidden_sizes,
+                act,
+                ortho(math.sqrt(2)),
+                "critic",
+            )
             value = nn.Dense(1, kernel_init=ortho(1.0), name="critic_out")(h_v)
         log_std = self.param(
-            "log_std", lambda _, shape: jnp.full(shape, log_std_init, jnp.float32),
+            "log_std",
+            lambda _, shape: jnp.full(shape, log_std_init, jnp.float32),
             (self.action_size,),
         )
         return mean, log_std, value[..., 0]

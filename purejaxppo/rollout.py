@@ -48,7 +48,11 @@ class EpisodeStats(NamedTuple):
 
 
 def collect_rollout(
-    env: Env, act_fn: ActFn, env_state: State, tracker: EpisodeTracker, key: Array,
+    env: Env,
+    act_fn: ActFn,
+    env_state: State,
+    tracker: EpisodeTracker,
+    key: Array,
     num_steps: int,
 ) -> tuple[State, EpisodeTracker, Transition, EpisodeStats]:
     """Steps a batched, auto-resetting env ``num_steps`` times under a policy.

@@ -99,9 +99,7 @@ def make_network(cfg: PPOConfig, env: Env) -> ActorCritic:
     )
 
 
-def make_policy_fn(
-    cfg: PPOConfig, env: Env, deterministic: bool = True
-) -> Callable[..., Array]:
+def make_policy_fn(cfg: PPOConfig, env: Env, deterministic: bool = True) -> Callable[..., Array]:
     """``policy_fn(policy, obs [..., obs], key=None) -> action [..., act]`` (unclipped)."""
     network = make_network(cfg, env)
 
@@ -150,8 +148,12 @@ def make_train(cfg: PPOConfig, env: Env) -> Callable[..., TrainResult]:
         sample = make_policy_fn(c, env, deterministic=False)
 
         env_state, tracker, traj, episodes = collect_rollout(
-            train_env, lambda k, obs: sample(policy, obs, k), runner.env_state,
-            runner.tracker, k_roll, T,
+            train_env,
+            lambda k, obs: sample(policy, obs, k),
+            runner.env_state,
+            runner.tracker,
+            k_roll,
+            T,
         )
 
         obs_stats, scaler, rewards = policy.obs_stats, runner.reward_scaler, traj.reward
@@ -212,14 +214,21 @@ def make_train(cfg: PPOConfig, env: Env) -> Callable[..., TrainResult]:
 
 def _optimizer(c: PPOConfig) -> optax.GradientTransformation:
     """Gradient clipping and Adam's scaling; the (scheduled) step size is applied by the caller."""
-    return optax.chain(optax.clip_by_global_norm(c.max_grad_norm), optax.scale_by_adam(eps=c.adam_eps))
+    return optax.chain(
+        optax.clip_by_global_norm(c.max_grad_norm), optax.scale_by_adam(eps=c.adam_eps)
+    )
 
 
 def _run_epochs(
-    network: ActorCritic, params: Any, opt_state: optax.OptState, batch: Minibatch, key: Array,
-    lr: Array, c: PPOConfig,
+    network: ActorCritic,
+    params: Any,
+    opt_state: optax.OptState,
+    batch: Minibatch,
+    key: Array,
+    lr: Array,
+    c: PPOConfig,
 ) -> tuple[Any, optax.OptState, LossInfo, Array]:
-    """``n_epochs`` shuffled passes of minibatch steps; returns mean loss info over applied steps."""
+    """``n_epochs`` shuffled passes of minibatch steps; mean loss info over the applied steps."""
     tx = _optimizer(c)
     n_total = batch.obs.shape[0]
     M, N = c.minibatch_size, c.num_minibatches

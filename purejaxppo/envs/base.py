@@ -22,7 +22,8 @@ class State(struct.PyTreeNode):
 
     Attributes:
         data: physics state (``mjx.Data``, a Brax state, or arrays for pure-JAX envs).
-        obs: observation after the last step (after an auto-reset: the new episode's first), ``[obs]``.
+        obs: observation after the last step (after an auto-reset: the new episode's
+            first), ``[obs]``.
         reward: reward of the last step, ``[]``.
         terminated: 1.0 if the last step reached a terminal state (no bootstrapping), ``[]``.
         truncated: 1.0 if the last step hit the time limit without terminating, ``[]``.

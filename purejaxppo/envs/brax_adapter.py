@@ -69,7 +69,7 @@ class BraxEnv(Env):
         bstate = self._env.reset(k_env)
         return State.create(
             data=bstate,
-            obs=bstate.obs.astype(jnp.float32),
+            obs=jnp.asarray(bstate.obs, jnp.float32),
             rng=k_rng,
             info={k: jnp.asarray(v, jnp.float32) for k, v in bstate.metrics.items()},
         )
@@ -78,9 +78,9 @@ class BraxEnv(Env):
         bstate = self._env.step(state.data, action)
         return state.replace(
             data=bstate,
-            obs=bstate.obs.astype(jnp.float32),
-            reward=bstate.reward.astype(jnp.float32),
-            terminated=bstate.done.astype(jnp.float32),
+            obs=jnp.asarray(bstate.obs, jnp.float32),
+            reward=jnp.asarray(bstate.reward, jnp.float32),
+            terminated=jnp.asarray(bstate.done, jnp.float32),
             info={k: jnp.asarray(v, jnp.float32) for k, v in bstate.metrics.items()},
         )
 

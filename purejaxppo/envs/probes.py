@@ -3,12 +3,14 @@
 They isolate one part of the learner each (after Andy Jones' "debugging RL" probes), compile in
 seconds, and are what the tests train on.
 
-| id                  | obs           | reward            | episode           | what PPO must learn         |
-|---------------------|---------------|-------------------|-------------------|-----------------------------|
-| probe/constant      | 0             | 1                 | 1 step            | V = 1                       |
-| probe/observation   | +-1 at random | obs               | 1 step            | V(obs) = obs                |
-| probe/action        | 0             | -(a - 0.5)^2      | 1 step            | mean action 0.5             |
-| probe/truncation    | 0             | 1                 | never terminates  | V = 1 / (1 - gamma)         |
+============== ============= ============== ================ ======================
+id             obs           reward         episode          PPO must learn
+============== ============= ============== ================ ======================
+constant       0             1              1 step           V = 1
+observation    +-1 at random obs            1 step           V(obs) = obs
+action         0             -(a - 0.5)^2   1 step           mean action 0.5
+truncation     0             1              time limit only  V = 1 / (1 - gamma)
+============== ============= ============== ================ ======================
 
 ``probe/truncation`` only ends by the time limit: its value is 1 / (1 - gamma) at every step if and
 only if truncations are bootstrapped (treating them as terminations would give less).
@@ -32,15 +34,15 @@ class _Probe(Env):
         self._episode_length = episode_length
 
     @property
-    def observation_size(self) -> int:  # noqa: D102
+    def observation_size(self) -> int:
         return 1
 
     @property
-    def action_size(self) -> int:  # noqa: D102
+    def action_size(self) -> int:
         return 1
 
     @property
-    def episode_length(self) -> int:  # noqa: D102
+    def episode_length(self) -> int:
         return self._episode_length
 
     def _obs(self, key: Array) -> Array:
@@ -51,12 +53,12 @@ class _Probe(Env):
         del obs, action
         return jnp.ones((), jnp.float32)
 
-    def reset(self, key: Array) -> State:  # noqa: D102
+    def reset(self, key: Array) -> State:
         k_obs, k_rng = jax.random.split(key)
         obs = self._obs(k_obs)
         return State.create(data=jnp.zeros((), jnp.float32), obs=obs, rng=k_rng)
 
-    def step(self, state: State, action: Array) -> State:  # noqa: D102
+    def step(self, state: State, action: Array) -> State:
         reward = self._reward(state.obs, action)
         k_obs, k_rng = jax.random.split(state.rng)
         obs = self._obs(k_obs)

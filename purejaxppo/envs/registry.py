@@ -84,4 +84,6 @@ def _unknown(env_id: str) -> UnknownEnvError:
 register("probe/constant", probes.ConstantReward, "probe: reward 1, one step; V = 1")
 register("probe/observation", probes.ObservationReward, "probe: reward = obs = +-1; V(obs) = obs")
 register("probe/action", probes.ActionReward, "probe: reward -(a-0.5)^2; mean action 0.5")
-register("probe/truncation", probes.TruncationProbe, "probe: reward 1, time limit only; V = 1/(1-g)")
+register(
+    "probe/truncation", probes.TruncationProbe, "probe: reward 1, time limit only; V = 1/(1-g)"
+)

@@ -76,9 +76,9 @@ class TimeLimit(Wrapper):
     def step(self, state: State, action: Array) -> State:  # noqa: D102
         nxt = self.env.step(state, action)
         steps = state.step + 1
-        truncated = jnp.where(
-            (steps >= self._limit) & (nxt.terminated == 0), 1.0, 0.0
-        ).astype(jnp.float32)
+        truncated = jnp.where((steps >= self._limit) & (nxt.terminated == 0), 1.0, 0.0).astype(
+            jnp.float32
+        )
         return nxt.replace(step=steps, truncated=truncated, final_obs=nxt.obs)
 
 

@@ -1,0 +1,63 @@
+"""PPOConfig: defaults, clear errors before compiling, static vs traced fields."""
+
+import jax
+import pytest
+
+from purejaxppo import ConfigError, PPOConfig, stack_configs
+
+
+def test_seed_defaults():
+    c = PPOConfig()
+    assert (c.learning_rate, c.gamma, c.gae_lambda, c.clip_epsilon) == (3e-4, 0.99, 0.95, 0.2)
+    assert (c.value_coeff, c.entropy_coeff, c.max_grad_norm) == (0.5, 0.01, 0.5)
+    assert (c.n_epochs, c.minibatch_size, c.batch_size) == (10, 64, 2048)
+    assert c.hidden_sizes == (64, 64) and c.log_std_init == -1.0 and c.shared_network
+    assert c.num_steps * c.num_envs == 2048 and c.num_minibatches == 32
+
+
+def test_only_float_hyperparameters_are_leaves():
+    leaves = jax.tree_util.tree_leaves(PPOConfig())
+    assert len(leaves) == len(PPOConfig().hyperparameters())
+    assert all(isinstance(x, float) for x in leaves)
+
+
+def test_batch_not_divisible_by_envs_names_the_numbers():
+    with pytest.raises(ConfigError) as e:
+        PPOConfig(num_envs=48).validate()
+    msg = str(e.value)
+    assert "num_envs=48" in msg and "batch_size=2048" in msg and "32 or 64" in msg
+
+
+def test_batch_not_divisible_by_minibatch():
+    with pytest.raises(ConfigError, match=r"minibatch_size=100.*e\.g\. 64 or 128"):
+        PPOConfig(minibatch_size=100).validate()
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("learning_rate", -1e-3),
+        ("gamma", 1.5),
+        ("clip_epsilon", 0.0),
+        ("max_grad_norm", float("nan")),
+    ],
+)
+def test_out_of_range_hyperparameter(field, value):
+    with pytest.raises(ConfigError, match=field):
+        PPOConfig(**{field: value}).validate()
+
+
+def test_too_few_timesteps_and_bad_activation():
+    with pytest.raises(ConfigError, match="total_timesteps=100"):
+        PPOConfig(total_timesteps=100).validate()
+    with pytest.raises(ConfigError, match="activation"):
+        PPOConfig(activation="sigmoidish").validate()
+
+
+def test_stack_configs():
+    stacked = stack_configs([PPOConfig(learning_rate=1e-3), PPOConfig(learning_rate=3e-4)])
+    assert stacked.learning_rate.shape == (2,)
+    with pytest.raises(ConfigError, match="num_envs"):
+        stack_configs([PPOConfig(), PPOConfig(num_envs=8)])
+    with pytest.raises(ConfigError, match="gamma"):
+        stack_configs([PPOConfig(), PPOConfig(gamma=2.0)])

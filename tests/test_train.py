@@ -1,0 +1,147 @@
+"""make_train end to end: probes learn their known values; vmap, sweeps, no retrace; Brax learns."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import purejaxppo as pjp
+from purejaxppo.envs import probes
+from tests.conftest import tiny_config
+
+
+def train_and_apply(env, cfg, obs, seed=0):
+    result = jax.jit(pjp.make_train(cfg, env))(jax.random.PRNGKey(seed))
+    net = pjp.make_network(cfg, env)
+    mean, _, value = net.apply(
+        result.policy.params, jnp.asarray(obs, jnp.float32), cfg.log_std_init
+    )
+    return result, np.asarray(mean[:, 0]), np.asarray(value)
+
+
+def test_probe_constant_reward_value_is_one():
+    _, _, value = train_and_apply(probes.ConstantReward(), tiny_config(), [[0.0]])
+    assert value[0] == pytest.approx(1.0, abs=0.05)
+
+
+def test_probe_observation_dependent_value():
+    _, _, value = train_and_apply(probes.ObservationReward(), tiny_config(), [[1.0], [-1.0]])
+    np.testing.assert_allclose(value, [1.0, -1.0], atol=0.1)
+
+
+def test_probe_action_dependent_reward_learns_the_best_action():
+    result, mean, _ = train_and_apply(probes.ActionReward(), tiny_config(), [[0.0]])
+    assert mean[0] == pytest.approx(0.5, abs=0.05)
+    assert result.metrics.eval_return[-1] > -0.01  # deterministic policy near the optimum
+
+
+def test_probe_truncation_is_bootstrapped():
+    # ended only by a 20-step time limit: V = 1 / (1 - 0.9) = 10 everywhere, only if truncations
+    # bootstrap (as terminations, V would average about 6.4 over the episode's steps).
+    _, _, value = train_and_apply(probes.TruncationProbe(20), tiny_config(gamma=0.9), [[0.0]])
+    assert value[0] == pytest.approx(10.0, abs=0.6)
+
+
+def test_metrics_shapes_and_eval_schedule():
+    cfg = tiny_config(total_timesteps=256 * 10, eval_every=4)
+    result = jax.jit(pjp.make_train(cfg, probes.ConstantReward()))(jax.random.PRNGKey(0))
+    m = result.metrics
+    assert all(np.shape(x) == (10,) for x in m)
+    evaluated = ~np.isnan(np.asarray(m.eval_return))
+    np.testing.assert_array_equal(np.flatnonzero(evaluated), [3, 7, 9])  # every 4th, and the last
+    np.testing.assert_array_equal(m.env_steps, 256 * np.arange(1, 11))
+    assert np.all(m.minibatch_steps == 16) and np.all(np.isfinite(m.actor_loss))
+
+
+@pytest.fixture(scope="module")
+def obs_probe_train():
+    cfg = tiny_config(total_timesteps=256 * 2, normalize_obs=True, normalize_reward=True)
+    return cfg, pjp.make_train(cfg, probes.ObservationReward())
+
+
+def test_vmap_over_seeds_equals_single_runs(obs_probe_train):
+    _, train = obs_probe_train
+    keys = jax.random.split(jax.random.PRNGKey(3), 2)
+    both = jax.jit(jax.vmap(train))(keys)
+    for i in range(2):
+        single = jax.jit(train)(keys[i])
+        for a, b in zip(jax.tree.leaves(single.policy), jax.tree.leaves(both.policy), strict=True):
+            np.testing.assert_allclose(a, b[i], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            single.metrics.actor_loss, both.metrics.actor_loss[i], rtol=1e-4, atol=1e-6
+        )
+
+
+def test_second_call_does_not_retrace_even_with_new_hyperparameters(obs_probe_train):
+    cfg, train = obs_probe_train
+    traces = []
+
+    def counted(key, config):
+        traces.append(1)
+        return train(key, config)
+
+    f = jax.jit(counted)
+    r1 = f(jax.random.PRNGKey(0), cfg)
+    r2 = f(jax.random.PRNGKey(1), cfg.replace(learning_rate=1e-2, clip_epsilon=0.1))
+    jax.block_until_ready((r1, r2))
+    assert len(traces) == 1
+    assert not np.allclose(r1.metrics.actor_loss, r2.metrics.actor_loss)
+
+
+def test_sweep_by_vmap_over_configs_equals_separate_runs(obs_probe_train):
+    cfg, train = obs_probe_train
+    configs = [cfg.replace(learning_rate=1e-3), cfg.replace(learning_rate=1e-2, gamma=0.5)]
+    key = jax.random.PRNGKey(7)
+    swept = jax.jit(jax.vmap(train, in_axes=(None, 0)))(key, pjp.stack_configs(configs))
+    for i, c in enumerate(configs):
+        single = jax.jit(train)(key, c)
+        np.testing.assert_allclose(
+            single.metrics.critic_loss, swept.metrics.critic_loss[i], rtol=1e-4, atol=1e-6
+        )
+
+
+def test_static_mismatch_and_invalid_config_fail_before_compiling(obs_probe_train):
+    cfg, train = obs_probe_train
+    with pytest.raises(pjp.ConfigError, match="num_envs"):
+        train(jax.random.PRNGKey(0), cfg.replace(num_envs=4))
+    with pytest.raises(pjp.ConfigError, match="minibatch_size"):
+        pjp.make_train(cfg.replace(minibatch_size=100), probes.ConstantReward())
+
+
+def test_target_kl_stops_the_update_early():
+    cfg = tiny_config(
+        total_timesteps=256 * 3,
+        use_target_kl=True,
+        target_kl=1e-6,
+        learning_rate=1e-2,
+        eval_every=0,
+    )
+    m = jax.jit(pjp.make_train(cfg, probes.ActionReward()))(jax.random.PRNGKey(0)).metrics
+    assert np.all(m.minibatch_steps < cfg.n_epochs * cfg.num_minibatches)
+    assert np.all(m.minibatch_steps >= 1) and np.all(np.isnan(m.eval_return))
+
+
+def test_annealed_learning_rate_reported():
+    cfg = tiny_config(
+        total_timesteps=256 * 4,
+        anneal_lr=True,
+        learning_rate=1e-3,
+        eval_every=0,
+        shared_network=False,
+    )
+    m = jax.jit(pjp.make_train(cfg, probes.ConstantReward()))(jax.random.PRNGKey(0)).metrics
+    np.testing.assert_allclose(m.learning_rate, [1e-3, 7.5e-4, 5e-4, 2.5e-4], rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_brax_inverted_pendulum_learns():
+    env = pjp.envs.make("brax/inverted_pendulum", backend="positional")
+    cfg = pjp.PPOConfig(
+        total_timesteps=40_960, num_envs=16, batch_size=1024, eval_every=10, eval_episodes=8
+    )
+    m = jax.jit(pjp.make_train(cfg, env))(jax.random.PRNGKey(0)).metrics
+    # a random policy keeps the pole up for about 20 steps; the time limit is 1000
+    first = float(np.nanmean(np.asarray(m.episode_return[:2])))
+    final = float(m.eval_return[-1])
+    assert first < 60
+    assert final > 500, (first, final)
