@@ -1,0 +1,142 @@
+"""Throughput: trainer steps/s beside raw env steps/s (random actions, same env and batch).
+
+Both are timed in one run, after compiling, on the same wrapper stack (clip, time limit, vmap,
+auto-reset). The ratio trainer / raw is the share of env throughput the trainer keeps.
+
+    uv run python benchmarks/throughput.py                       # default env and batch
+    uv run python benchmarks/throughput.py --env brax/halfcheetah --backend mjx --num-envs 16
+    uv run python benchmarks/throughput.py --quick               # tiny sizes (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import jax
+
+import purejaxppo as pjp
+
+
+def raw_env_fn(env: pjp.envs.Env, num_envs: int, num_steps: int, num_updates: int):
+    """A jitted program with the trainer's loop shape (updates x steps) but random actions."""
+    batched = pjp.envs.wrap_for_training(env)
+
+    def run(key):
+        state = batched.reset(jax.random.split(key, num_envs))
+
+        def step(state, k):
+            state = batched.step(state, jax.random.normal(k, (num_envs, env.action_size)))
+            return state, state.reward.sum()
+
+        def rollout(state, k):
+            state, rewards = jax.lax.scan(step, state, jax.random.split(k, num_steps))
+            return state, rewards.sum()
+
+        _, rewards = jax.lax.scan(rollout, state, jax.random.split(key, num_updates))
+        return rewards.sum()
+
+    return jax.jit(run)
+
+
+def compiled(fn, *args):
+    """(compiled function, compile seconds)."""
+    t0 = time.perf_counter()
+    c = fn.lower(*args).compile()
+    return c, time.perf_counter() - t0
+
+
+def run_seconds(fn, *args) -> float:
+    """Wall seconds of one call, waited on."""
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    return time.perf_counter() - t0
+
+
+def measure(
+    env_id: str, env_kwargs: dict, cfg: pjp.PPOConfig, seeds: int, repeats: int = 2
+) -> dict:
+    """Raw env and trainer throughput for one env and batch shape.
+
+    The two programs run alternately ``repeats`` times each; the best time of each is kept, so
+    that both see the same machine load and neither pays a first-call cost.
+    """
+    env = pjp.envs.make(env_id, **env_kwargs)
+    key = jax.random.PRNGKey(0)
+    steps = cfg.num_updates * cfg.batch_size
+    raw, raw_compile = compiled(raw_env_fn(env, cfg.num_envs, cfg.num_steps, cfg.num_updates), key)
+    train = pjp.make_train(cfg, env)
+    if seeds == 1:
+        trainer, trainer_compile = compiled(jax.jit(train), key)
+        trainer_args = (key,)
+    else:
+        trainer_args = (jax.random.split(key, seeds),)
+        trainer, trainer_compile = compiled(jax.jit(jax.vmap(train)), *trainer_args)
+    raw_times, trainer_times = [], []
+    for _ in range(repeats):
+        raw_times.append(run_seconds(raw, key))
+        trainer_times.append(run_seconds(trainer, *trainer_args))
+    raw_sps = steps / min(raw_times)
+    trainer_sps = steps * seeds / min(trainer_times)
+    return {
+        "env": env_id,
+        "env_kwargs": env_kwargs,
+        "num_envs": cfg.num_envs,
+        "batch_size": cfg.batch_size,
+        "minibatch_size": cfg.minibatch_size,
+        "n_epochs": cfg.n_epochs,
+        "seeds": seeds,
+        "env_steps": steps * seeds,
+        "raw_env_steps_per_s": raw_sps,
+        "trainer_steps_per_s": trainer_sps,
+        # with several seeds the trainer steps seeds x num_envs envs; compare per seed
+        "ratio": trainer_sps / seeds / raw_sps,
+        "raw_compile_s": raw_compile,
+        "trainer_compile_s": trainer_compile,
+        "raw_run_s": raw_times,
+        "trainer_run_s": trainer_times,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--env", default="brax/halfcheetah")
+    p.add_argument("--backend", default="mjx", help="Brax backend, for brax/<name> envs")
+    p.add_argument("--num-envs", type=int, default=16)
+    p.add_argument("--total-timesteps", type=int, default=2048 * 25)
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
+    p.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
+    a = p.parse_args()
+
+    pjp.enable_compilation_cache()
+    env_kwargs = {"backend": a.backend} if a.env.startswith("brax/") else {}
+    cfg = pjp.PPOConfig(total_timesteps=a.total_timesteps, num_envs=a.num_envs, eval_every=0)
+    if a.quick:
+        cfg = cfg.replace(total_timesteps=512, batch_size=256, num_envs=8, n_epochs=2)
+    r = measure(a.env, env_kwargs, cfg, a.seeds)
+    r.update(
+        device=jax.devices()[0].device_kind,
+        jax=jax.__version__,
+        cpus=os.cpu_count(),
+        machine=platform.machine(),
+    )
+    print(
+        f"{a.env} {env_kwargs}  num_envs={cfg.num_envs} batch={cfg.batch_size} "
+        f"minibatch={cfg.minibatch_size} epochs={cfg.n_epochs} seeds={a.seeds} on {r['device']}"
+    )
+    for label, kind in (("raw env", "raw_env"), ("trainer", "trainer")):
+        sps, compile_s = r[f"{kind}_steps_per_s"], r[f"{kind.split('_')[0]}_compile_s"]
+        print(f"  {label:8s}: {sps:10.0f} steps/s   (compile {compile_s:.1f} s)")
+    print(f"  ratio trainer / raw env: {r['ratio']:.2f}")
+    if a.out:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(r, indent=2))
+
+
+if __name__ == "__main__":
+    main()
