@@ -58,7 +58,7 @@ class State(struct.PyTreeNode):
         return cls(
             data=data,
             obs=obs,
-            reward=zero,
+            reward=jnp.zeros((), obs.dtype),  # float64 when simulating in float64
             terminated=zero,
             truncated=zero,
             step=jnp.zeros((), jnp.int32),

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from purejaxppo.envs import probes
 from purejaxppo.envs.base import Env
+from purejaxppo.envs.v5 import V5_TASKS
 
 _REGISTRY: dict[str, Callable[..., Env]] = {}
 _DESCRIPTIONS: dict[str, str] = {}
@@ -81,6 +82,8 @@ def _unknown(env_id: str) -> UnknownEnvError:
     )
 
 
+for _id, _cls in V5_TASKS.items():
+    register(_id, _cls, f"Gymnasium {_id} in MJX: {(_cls.__doc__ or '').splitlines()[0]}")
 register("probe/constant", probes.ConstantReward, "probe: reward 1, one step; V = 1")
 register("probe/observation", probes.ObservationReward, "probe: reward = obs = +-1; V(obs) = obs")
 register("probe/action", probes.ActionReward, "probe: reward -(a-0.5)^2; mean action 0.5")

@@ -1,0 +1,56 @@
+"""HalfCheetah-v5 (gymnasium/envs/mujoco/half_cheetah_v5.py) in MJX."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from mujoco import mjx
+
+from purejaxppo.envs.base import Array
+from purejaxppo.envs.mjx_env import MjxEnv
+
+
+class HalfCheetah(MjxEnv):
+    """Run forward: reward ``dx/dt - 0.1 sum(a^2)``; never terminates; 17 observations."""
+
+    xml_file = "half_cheetah.xml"
+    frame_skip = 5
+    info_keys = ("x_position", "x_velocity", "reward_forward", "reward_ctrl")
+
+    def __init__(
+        self,
+        forward_reward_weight: float = 1.0,
+        ctrl_cost_weight: float = 0.1,
+        reset_noise_scale: float = 0.1,
+        exclude_current_positions_from_observation: bool = True,
+        **physics,
+    ):
+        super().__init__(**physics)
+        self.forward_reward_weight = forward_reward_weight
+        self.ctrl_cost_weight = ctrl_cost_weight
+        self.reset_noise_scale = reset_noise_scale
+        self.exclude_current_positions = exclude_current_positions_from_observation
+
+    def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
+        k_pos, k_vel = jax.random.split(key)
+        s, m = self.reset_noise_scale, self.mj_model
+        return (
+            self.init_qpos + self._uniform(k_pos, s, m.nq),
+            self.init_qvel + self._normal(k_vel, s, m.nv),
+        )
+
+    def _get_obs(self, data: mjx.Data) -> Array:
+        qpos = data.qpos[1:] if self.exclude_current_positions else data.qpos
+        return jnp.concatenate([qpos, data.qvel])
+
+    def _reward(self, before: mjx.Data, after: mjx.Data, action: Array):
+        x_velocity = (after.qpos[0] - before.qpos[0]) / self.dt
+        forward = self.forward_reward_weight * x_velocity
+        ctrl_cost = self.ctrl_cost_weight * jnp.sum(jnp.square(action))
+        info = {
+            "x_position": after.qpos[0],
+            "x_velocity": x_velocity,
+            "reward_forward": forward,
+            "reward_ctrl": -ctrl_cost,
+        }
+        return forward - ctrl_cost, jnp.zeros((), bool), info

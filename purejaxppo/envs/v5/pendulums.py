@@ -1,0 +1,87 @@
+"""InvertedPendulum-v5 and InvertedDoublePendulum-v5 (gymnasium's inverted_*_v5.py) in MJX."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from mujoco import mjx
+
+from purejaxppo.envs.base import Array
+from purejaxppo.envs.mjx_env import MjxEnv
+
+
+class InvertedPendulum(MjxEnv):
+    """Balance a pole on a cart: reward 1 per step; terminated when ``|qpos[1]| > 0.2``."""
+
+    xml_file = "inverted_pendulum.xml"
+    frame_skip = 2
+    info_keys = ("reward_survive",)
+
+    def __init__(self, reset_noise_scale: float = 0.01, **physics):
+        super().__init__(**physics)
+        self.reset_noise_scale = reset_noise_scale
+
+    def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
+        k_pos, k_vel = jax.random.split(key)
+        s, m = self.reset_noise_scale, self.mj_model
+        return (
+            self.init_qpos + self._uniform(k_pos, s, m.nq),
+            self.init_qvel + self._uniform(k_vel, s, m.nv),
+        )
+
+    def _get_obs(self, data: mjx.Data) -> Array:
+        return jnp.concatenate([data.qpos, data.qvel])
+
+    def _reward(self, before: mjx.Data, after: mjx.Data, action: Array):
+        obs = self._get_obs(after)
+        terminated = ~jnp.all(jnp.isfinite(obs)) | (jnp.abs(obs[1]) > 0.2)
+        reward = (~terminated).astype(obs.dtype)
+        return reward, terminated, {"reward_survive": reward}
+
+
+class InvertedDoublePendulum(MjxEnv):
+    """Balance two poles: ``10 alive - (0.01 x^2 + (y - 2)^2) - (1e-3 w1^2 + 5e-3 w2^2)``.
+
+    ``(x, _, y)`` is the tip site's position; terminated when ``y <= 1``.
+    """
+
+    xml_file = "inverted_double_pendulum.xml"
+    frame_skip = 5
+    info_keys = ("reward_survive", "distance_penalty", "velocity_penalty")
+
+    def __init__(self, healthy_reward: float = 10.0, reset_noise_scale: float = 0.1, **physics):
+        super().__init__(**physics)
+        self.healthy_reward = healthy_reward
+        self.reset_noise_scale = reset_noise_scale
+
+    def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
+        k_pos, k_vel = jax.random.split(key)
+        s, m = self.reset_noise_scale, self.mj_model
+        return (
+            self.init_qpos + self._uniform(k_pos, s, m.nq),
+            self.init_qvel + self._normal(k_vel, s, m.nv),
+        )
+
+    def _get_obs(self, data: mjx.Data) -> Array:
+        return jnp.concatenate(
+            [
+                data.qpos[:1],
+                jnp.sin(data.qpos[1:]),
+                jnp.cos(data.qpos[1:]),
+                jnp.clip(data.qvel, -10.0, 10.0),
+                jnp.clip(data.qfrc_constraint, -10.0, 10.0)[:1],
+            ]
+        )
+
+    def _reward(self, before: mjx.Data, after: mjx.Data, action: Array):
+        x, _, y = after.site_xpos[0]
+        terminated = y <= 1.0
+        dist_penalty = 0.01 * x**2 + (y - 2.0) ** 2
+        vel_penalty = 1e-3 * after.qvel[1] ** 2 + 5e-3 * after.qvel[2] ** 2
+        alive = (~terminated) * self.healthy_reward
+        info = {
+            "reward_survive": alive.astype(x.dtype),
+            "distance_penalty": -dist_penalty,
+            "velocity_penalty": -vel_penalty,
+        }
+        return alive - dist_penalty - vel_penalty, terminated, info
