@@ -87,8 +87,10 @@ class _PlanarWalker(MjxEnv):
 
 
 class Hopper(_PlanarWalker):
-    """Hop forward; healthy while ``qpos[2:]`` and ``qvel`` are within ``healthy_state_range``,
-    ``qpos[1] > 0.7`` and ``|qpos[2]| < 0.2``; 11 observations.
+    """Hop forward; 11 observations.
+
+    Healthy while ``qpos[2:]`` and ``qvel`` are within ``healthy_state_range``,
+    ``qpos[1] > 0.7`` and ``|qpos[2]| < 0.2``.
     """
 
     xml_file = "hopper.xml"
