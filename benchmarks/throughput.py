@@ -3,9 +3,11 @@
 Both are timed in one run, after compiling, on the same wrapper stack (clip, time limit, vmap,
 auto-reset). The ratio trainer / raw is the share of env throughput the trainer keeps.
 
-    uv run python benchmarks/throughput.py                       # default env and batch
-    uv run python benchmarks/throughput.py --env brax/halfcheetah --backend mjx --num-envs 16
+    uv run python benchmarks/throughput.py                       # HalfCheetah-v5, 16 envs
+    uv run python benchmarks/throughput.py --env brax/halfcheetah --backend positional
     uv run python benchmarks/throughput.py --quick               # tiny sizes (CI)
+    uv run python benchmarks/throughput.py --all-tasks           # raw steps/s of every v5 task
+                                                                 # (MJX batches beside C MuJoCo)
 """
 
 from __future__ import annotations
@@ -104,17 +106,35 @@ def measure(
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--env", default="brax/halfcheetah")
+    p.add_argument("--env", default="HalfCheetah-v5")
     p.add_argument("--backend", default="mjx", help="Brax backend, for brax/<name> envs")
     p.add_argument("--num-envs", type=int, default=16)
     p.add_argument("--total-timesteps", type=int, default=2048 * 25)
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
+    p.add_argument("--solver-iterations", type=int, default=None, help="MJX solver cap (v5)")
+    p.add_argument("--ls-iterations", type=int, default=None, help="MJX line-search cap (v5)")
+    p.add_argument(
+        "--all-tasks",
+        action="store_true",
+        help="instead: raw steps/s of every v5 task (see benchmarks/env_speed.py)",
+    )
     p.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
-    a = p.parse_args()
+    a, rest = p.parse_known_args()
+    if a.all_tasks:
+        import sys
+
+        import env_speed
+
+        sys.argv = [sys.argv[0], *rest] + (["--out", str(a.out)] if a.out else [])
+        return env_speed.main()
 
     pjp.enable_compilation_cache()
-    env_kwargs = {"backend": a.backend} if a.env.startswith("brax/") else {}
+    if a.env.startswith("brax/"):
+        env_kwargs = {"backend": a.backend}
+    else:
+        caps = {"solver_iterations": a.solver_iterations, "ls_iterations": a.ls_iterations}
+        env_kwargs = {k: v for k, v in caps.items() if v is not None}
     cfg = pjp.PPOConfig(total_timesteps=a.total_timesteps, num_envs=a.num_envs, eval_every=0)
     if a.quick:
         cfg = cfg.replace(total_timesteps=512, batch_size=256, num_envs=8, n_epochs=2)

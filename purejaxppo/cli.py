@@ -13,7 +13,7 @@ import tyro
 
 import purejaxppo as pjp
 
-DEFAULT_ENV = "brax/halfcheetah"
+DEFAULT_ENV = "HalfCheetah-v5"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +24,10 @@ class Train:
     """Environment id (see `purejaxppo envs`)."""
     backend: str = "mjx"
     """Brax's physics backend, for brax/<name> ids: mjx, generalized, positional or spring."""
+    solver_iterations: int | None = None
+    """Cap on MJX's constraint-solver iterations for the v5 tasks (None: exact, the XML's)."""
+    ls_iterations: int | None = None
+    """Cap on MJX's line-search iterations for the v5 tasks (None: exact, the XML's)."""
     num_seeds: int = 1
     """Seeds trained at once (vmapped)."""
     seed: int = 0
@@ -43,10 +47,20 @@ def _fmt(x: float) -> str:
     return "      -" if not math.isfinite(x) else f"{x:7.1f}" if abs(x) >= 10 else f"{x:7.3f}"
 
 
+def _env_kwargs(args: Train) -> dict:
+    """Constructor keywords for the chosen env id."""
+    if args.env.startswith("brax/"):
+        return {"backend": args.backend}
+    if args.env.startswith("probe/"):
+        return {}
+    caps = {"solver_iterations": args.solver_iterations, "ls_iterations": args.ls_iterations}
+    return {k: v for k, v in caps.items() if v is not None}
+
+
 def run_train(args: Train) -> pjp.TrainResult:
     """Validates, compiles, trains, and prints a summary; returns the result."""
     cfg = args.config.validate()
-    kwargs = {"backend": args.backend} if args.env.startswith("brax/") else {}
+    kwargs = _env_kwargs(args)
     env = pjp.envs.make(args.env, **kwargs)
     pjp.enable_compilation_cache()
     print(f"purejaxppo: {args.env} {kwargs or ''} on {jax.devices()[0].device_kind}")

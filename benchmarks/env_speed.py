@@ -1,0 +1,102 @@
+"""Raw env throughput of every v5 task: MJX at several batch sizes beside Gymnasium's C MuJoCo.
+
+Random actions, auto-reset, one process, one run; compile time excluded (and reported).
+
+    uv run python benchmarks/env_speed.py                           # all tasks, batch 1 16 128
+    uv run python benchmarks/env_speed.py --envs Hopper-v5 --batch-sizes 16 --seconds 1
+    uv run python benchmarks/env_speed.py --solver-iterations 4 --ls-iterations 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import jax
+
+import purejaxppo as pjp
+from purejaxppo.envs.v5 import V5_TASKS
+
+
+def gymnasium_steps_per_s(env_id: str, seconds: float) -> float:
+    """Single-env C MuJoCo stepping with random actions, resetting at episode ends."""
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    steps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(100):
+            _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            if terminated or truncated:
+                env.reset()
+        steps += 100
+    return steps / (time.perf_counter() - t0)
+
+
+def mjx_steps_per_s(env: pjp.envs.Env, batch: int, steps: int) -> tuple[float, float]:
+    """(steps/s, compile seconds) of ``steps`` batched steps, auto-reset, random actions."""
+    train_env = pjp.envs.wrap_for_training(env)
+
+    def run(key):
+        state = train_env.reset(jax.random.split(key, batch))
+
+        def step(s, k):
+            a = jax.random.uniform(k, (batch, env.action_size), minval=-1.0, maxval=1.0)
+            s = train_env.step(s, a * env.action_high)
+            return s, s.reward.sum()
+
+        return jax.lax.scan(step, state, jax.random.split(key, steps))[1].sum()
+
+    key = jax.random.PRNGKey(0)
+    t0 = time.perf_counter()
+    compiled = jax.jit(run).lower(key).compile()
+    compile_s = time.perf_counter() - t0
+    jax.block_until_ready(compiled(key))  # first call
+    t0 = time.perf_counter()
+    jax.block_until_ready(compiled(key))
+    return steps * batch / (time.perf_counter() - t0), compile_s
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--envs", nargs="*", default=list(V5_TASKS))
+    p.add_argument("--batch-sizes", nargs="*", type=int, default=[1, 16, 128])
+    p.add_argument("--seconds", type=float, default=2.0, help="per Gymnasium measurement")
+    p.add_argument("--env-steps", type=int, default=4096, help="MJX steps timed per batch size")
+    p.add_argument("--solver-iterations", type=int, default=None)
+    p.add_argument("--ls-iterations", type=int, default=None)
+    p.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
+    a = p.parse_args()
+    pjp.enable_compilation_cache()
+    physics = {"solver_iterations": a.solver_iterations, "ls_iterations": a.ls_iterations}
+    rows = []
+    head = " ".join(f"{'MJX x' + str(b):>10}" for b in a.batch_sizes)
+    print(f"{'task':28s} {'C MuJoCo':>10} {head}   (steps/s; compile s)")
+    for env_id in a.envs:
+        env = pjp.envs.make(env_id, **physics)
+        row = {
+            "env": env_id,
+            "gymnasium_steps_per_s": gymnasium_steps_per_s(env_id, a.seconds),
+            "mjx": {},
+        }
+        for b in a.batch_sizes:
+            sps, compile_s = mjx_steps_per_s(env, b, max(a.env_steps // b, 16))
+            row["mjx"][b] = {"steps_per_s": sps, "compile_s": compile_s}
+        rows.append(row)
+        cells = " ".join(f"{row['mjx'][b]['steps_per_s']:10.0f}" for b in a.batch_sizes)
+        compiles = ", ".join(f"{row['mjx'][b]['compile_s']:.0f}" for b in a.batch_sizes)
+        print(
+            f"{env_id:28s} {row['gymnasium_steps_per_s']:10.0f} {cells}   ({compiles})", flush=True
+        )
+    meta = {"device": jax.devices()[0].device_kind, "jax": jax.__version__, **physics}
+    if a.out:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    print(json.dumps(meta))
+
+
+if __name__ == "__main__":
+    main()
