@@ -153,6 +153,20 @@ class MjxEnv(Env):
         raise NotImplementedError
 
     # ---- helpers shared by the tasks ----
+    def _noisy_init(self, key: Array, scale: float, qvel_noise: str) -> tuple[Array, Array]:
+        """Gymnasium's common reset noise on ``init_qpos`` and ``init_qvel``.
+
+        qpos gets ``U(-scale, scale)``; qvel gets ``U(-scale, scale)`` (``qvel_noise="uniform"``)
+        or ``scale * N(0, 1)`` (``"normal"``).
+        """
+        k_pos, k_vel = jax.random.split(key)
+        m = self.mj_model
+        vel = self._uniform if qvel_noise == "uniform" else self._normal
+        return (
+            self.init_qpos + self._uniform(k_pos, scale, m.nq),
+            self.init_qvel + vel(k_vel, scale, m.nv),
+        )
+
     def _uniform(self, key: Array, scale: float, size: int) -> Array:
         return jax.random.uniform(key, (size,), self.init_qpos.dtype, -scale, scale)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 from mujoco import mjx
 
@@ -66,12 +65,7 @@ class Ant(MjxEnv):
         return jnp.clip(cfrc_ext(data), *self.contact_force_range)
 
     def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
-        k_pos, k_vel = jax.random.split(key)
-        s, m = self.reset_noise_scale, self.mj_model
-        return (
-            self.init_qpos + self._uniform(k_pos, s, m.nq),
-            self.init_qvel + self._normal(k_vel, s, m.nv),
-        )
+        return self._noisy_init(key, self.reset_noise_scale, "normal")
 
     def _get_obs(self, data: mjx.Data) -> Array:
         qpos = data.qpos[2:] if self.exclude_current_positions else data.qpos

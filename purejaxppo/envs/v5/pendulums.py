@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 from mujoco import mjx
 
@@ -22,12 +21,7 @@ class InvertedPendulum(MjxEnv):
         self.reset_noise_scale = reset_noise_scale
 
     def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
-        k_pos, k_vel = jax.random.split(key)
-        s, m = self.reset_noise_scale, self.mj_model
-        return (
-            self.init_qpos + self._uniform(k_pos, s, m.nq),
-            self.init_qvel + self._uniform(k_vel, s, m.nv),
-        )
+        return self._noisy_init(key, self.reset_noise_scale, "uniform")
 
     def _get_obs(self, data: mjx.Data) -> Array:
         return jnp.concatenate([data.qpos, data.qvel])
@@ -55,12 +49,7 @@ class InvertedDoublePendulum(MjxEnv):
         self.reset_noise_scale = reset_noise_scale
 
     def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
-        k_pos, k_vel = jax.random.split(key)
-        s, m = self.reset_noise_scale, self.mj_model
-        return (
-            self.init_qpos + self._uniform(k_pos, s, m.nq),
-            self.init_qvel + self._normal(k_vel, s, m.nv),
-        )
+        return self._noisy_init(key, self.reset_noise_scale, "normal")
 
     def _get_obs(self, data: mjx.Data) -> Array:
         return jnp.concatenate(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-import jax
 import jax.numpy as jnp
 from mujoco import mjx
 
@@ -57,12 +56,7 @@ class _PlanarWalker(MjxEnv):
         return (zlo < z) & (z < zhi) & (alo < angle) & (angle < ahi)
 
     def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
-        k_pos, k_vel = jax.random.split(key)
-        s, m = self.reset_noise_scale, self.mj_model
-        return (
-            self.init_qpos + self._uniform(k_pos, s, m.nq),
-            self.init_qvel + self._uniform(k_vel, s, m.nv),
-        )
+        return self._noisy_init(key, self.reset_noise_scale, "uniform")
 
     def _get_obs(self, data: mjx.Data) -> Array:
         qpos = data.qpos[1:] if self.exclude_current_positions else data.qpos
