@@ -65,3 +65,23 @@ def test_patch_is_scoped():
     with c_plane_capsule_frames():
         assert collision_driver._COLLISION_FUNC[key] is not before
     assert collision_driver._COLLISION_FUNC[key] is before
+
+
+def test_tree_level_barriers_change_no_value():
+    """Pusher's 10-deep arm: kinematics with one barrier per tree level equals MJX's own."""
+    import purejaxppo as pjp
+    from mujoco.mjx._src import scan
+
+    from purejaxppo.envs.mjx_fixes import tree_level_barriers
+
+    env = pjp.envs.make("Pusher-v5")
+    data = mjx.make_data(env.model)
+    rng = np.random.default_rng(0)
+    data = data.replace(qpos=data.qpos + rng.uniform(-1.0, 1.0, data.qpos.shape).astype("f4"))
+    stock_nvmap = scan._nvmap
+    stock = jax.jit(mjx.kinematics)(env.model, data)
+    with tree_level_barriers():
+        fixed = jax.jit(mjx.kinematics)(env.model, data)
+    assert scan._nvmap is stock_nvmap  # put back afterwards
+    for name in ("xpos", "xquat", "xanchor", "geom_xpos", "site_xpos"):
+        np.testing.assert_allclose(getattr(fixed, name), getattr(stock, name), atol=1e-6)

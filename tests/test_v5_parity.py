@@ -41,8 +41,7 @@ TERMINATING = {
     "InvertedPendulum-v5",
     "InvertedDoublePendulum-v5",
 }
-K = 30  # steps compared from each start (Pusher: 5, its MJX kinematics is slow on CPU)
-STEPS = {"Pusher-v5": 5}
+K = 30  # steps compared from each start
 N_EPISODES = 4
 
 
@@ -55,7 +54,6 @@ def gym_reference(env_id: str):
     genv = gym.make(env_id).unwrapped
     rng = np.random.default_rng(0)
     lo, hi = genv.action_space.low, genv.action_space.high
-    k = STEPS.get(env_id, K)
     starts, actions, steps, reset_obs = [], [], [], []
 
     def run(actions_k):
@@ -73,7 +71,7 @@ def gym_reference(env_id: str):
     for seed in range(N_EPISODES):
         reset_obs.append(genv.reset(seed=seed)[0])
         starts.append((genv.data.qpos.copy(), genv.data.qvel.copy()))
-        actions.append(rng.uniform(lo, hi, size=(k, len(lo))))
+        actions.append(rng.uniform(lo, hi, size=(K, len(lo))))
         steps.append(run(actions[-1]))
     for seed in range(N_EPISODES):  # mid-episode states, in ground contact where possible
         genv.reset(seed=100 + seed)
@@ -86,7 +84,7 @@ def gym_reference(env_id: str):
                 break
         genv.set_state(*start)  # both engines start from set_state, as a reset does
         starts.append(start)
-        actions.append(rng.uniform(lo, hi, size=(k, len(lo))))
+        actions.append(rng.uniform(lo, hi, size=(K, len(lo))))
         steps.append(run(actions[-1][:1]))
     return starts, np.array(actions), steps, np.array(reset_obs)
 
@@ -154,9 +152,8 @@ def test_float32_step_reset_distribution_and_training_rollout(task):
     env_id, (starts, actions, steps, _) = task
     env = pjp.envs.make(env_id)
     train_env = pjp.envs.wrap_for_training(env)
-    # Reacher's 50-step limit must fire; Pusher-v5's MJX kinematics costs ~45 ms per call on
-    # this CPU (MJX 3.17, see the README), so it takes two steps only.
-    M, T = 400, {"Reacher-v5": 52, "Pusher-v5": 2}.get(env_id, 20)
+    # Reacher's 50-step limit must fire
+    M, T = 400, {"Reacher-v5": 52}.get(env_id, 20)
 
     def program(keys, qpos, qvel, first_actions, key):
         # One program, one copy of the physics step: the training stack (clip, time limit,

@@ -22,8 +22,8 @@ import jax.numpy as jnp
 import mujoco
 from mujoco import mjx
 
+from purejaxppo.envs import mjx_fixes
 from purejaxppo.envs.base import Array, Env, State
-from purejaxppo.envs.mjx_fixes import c_plane_capsule_frames
 
 
 def gymnasium_xml_path(xml_file: str) -> str:
@@ -114,7 +114,8 @@ class MjxEnv(Env):
         """``mj_resetData``, set qpos and qvel, ``mj_forward`` — as Gymnasium's set_state."""
         dtype = self.init_qpos.dtype
         data = mjx.make_data(self.model).replace(qpos=qpos.astype(dtype), qvel=qvel.astype(dtype))
-        data = mjx.forward(self.model, data)
+        with mjx_fixes.patched():
+            data = mjx.forward(self.model, data)
         # MJX writes normalised quaternions back into qpos; C keeps the sampled values, which
         # Gymnasium's reset observation shows (and C normalises them when integrating anyway).
         return data.replace(qpos=qpos.astype(dtype))
@@ -133,7 +134,7 @@ class MjxEnv(Env):
     def simulate(self, data: mjx.Data, action: Array) -> mjx.Data:
         """``frame_skip`` physics steps with ``ctrl = action`` (what ``do_simulation`` does)."""
         data = data.replace(ctrl=action.astype(data.ctrl.dtype))
-        with c_plane_capsule_frames():
+        with mjx_fixes.patched():
             data = jax.lax.fori_loop(0, self.frame_skip, lambda _, d: mjx.step(self.model, d), data)
             if self.needs_cfrc_ext:
                 data = mjx.rne_postconstraint(self.model, data)
