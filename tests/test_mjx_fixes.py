@@ -69,9 +69,9 @@ def test_patch_is_scoped():
 
 def test_tree_level_barriers_change_no_value():
     """Pusher's 10-deep arm: kinematics with one barrier per tree level equals MJX's own."""
-    import purejaxppo as pjp
     from mujoco.mjx._src import scan
 
+    import purejaxppo as pjp
     from purejaxppo.envs.mjx_fixes import tree_level_barriers
 
     env = pjp.envs.make("Pusher-v5")
