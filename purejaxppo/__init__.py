@@ -4,11 +4,14 @@
 >>> env = pjp.envs.make("brax/inverted_pendulum")
 >>> train = jax.jit(jax.vmap(pjp.make_train(pjp.PPOConfig(total_timesteps=50_000), env)))
 >>> result = train(jax.random.split(jax.random.PRNGKey(0), 4))   # 4 seeds, one program
+
+A run saved by ``purejaxppo train`` gives back a NumPy policy: ``pjp.load_policy(run_dir)``.
 """
 
 from purejaxppo import envs
 from purejaxppo.cache import enable_compilation_cache
 from purejaxppo.config import ConfigError, PPOConfig, stack_configs
+from purejaxppo.crosscheck import LoadedPolicy, load_policy
 from purejaxppo.evaluate import evaluate
 from purejaxppo.gae import compute_gae
 from purejaxppo.loss import LossInfo, Minibatch, ppo_loss
@@ -30,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ActorCritic",
     "ConfigError",
+    "LoadedPolicy",
     "LossInfo",
     "Minibatch",
     "PPOConfig",
@@ -47,6 +51,7 @@ __all__ = [
     "evaluate",
     "make_network",
     "make_policy_fn",
+    "load_policy",
     "make_train",
     "ppo_loss",
     "stack_configs",

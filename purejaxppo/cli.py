@@ -1,37 +1,61 @@
-"""Command line: ``purejaxppo train`` and ``purejaxppo envs`` (also ``python -m purejaxppo``)."""
+"""Command line: ``purejaxppo train | eval | plot | render | envs`` (``python -m purejaxppo``)."""
 
 from __future__ import annotations
 
+import os
+import sys
+
+if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+    os.environ.setdefault("MUJOCO_GL", "egl")  # off-screen rendering; before mujoco is imported
+
 import dataclasses
-import math
-import time
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal, Union
 
 import jax
-import numpy as np
 import tyro
 
 import purejaxppo as pjp
+from purejaxppo import plots, report, run_dir, session
+from purejaxppo.crosscheck import Estimate, cross_check, load_policies, mjx_returns
+from purejaxppo.presets import PRESETS, preset_config
 
 DEFAULT_ENV = "HalfCheetah-v5"
 
 
 @dataclasses.dataclass(frozen=True)
 class Train:
-    """Train PPO on one environment, several seeds side by side in one compiled program."""
+    """Train PPO: several seeds side by side in one compiled program, saved in a run directory."""
 
     env: str = DEFAULT_ENV
     """Environment id (see `purejaxppo envs`)."""
+    num_seeds: int = 1
+    """Seeds trained at once (vmapped in one program)."""
+    seed: int = 0
+    """Base PRNG seed; the seeds are split from it."""
+    preset: str | None = None
+    """Hyperparameter preset (replaces the defaults; flags still override it): one of PRESETS."""
     backend: str = "mjx"
     """Brax's physics backend, for brax/<name> ids: mjx, generalized, positional or spring."""
     solver_iterations: int | None = None
     """Cap on MJX's constraint-solver iterations for the v5 tasks (None: exact, the XML's)."""
     ls_iterations: int | None = None
     """Cap on MJX's line-search iterations for the v5 tasks (None: exact, the XML's)."""
-    num_seeds: int = 1
-    """Seeds trained at once (vmapped)."""
-    seed: int = 0
-    """Base PRNG seed; the seeds are split from it."""
+    runs_dir: Path = Path("runs")
+    """Where run directories are made: <runs-dir>/<env>__<name>__<seed>__<time>/."""
+    name: str = "ppo"
+    """Run name, part of the directory name."""
+    resume: Path | None = None
+    """Continue this run directory from its newest checkpoint (its own settings are used)."""
+    checkpoint_every: int | None = None
+    """Updates between checkpoints (default: a tenth of the run); one is also written at the end."""
+    crosscheck_episodes: int = 10
+    """Episodes per seed of the final Gymnasium cross-check (0: skip it)."""
+    progress: bool = True
+    """Show a progress bar (on a terminal)."""
+    live_progress: bool = False
+    """Feed the bar from inside the scan every update (a host callback: such a program is not
+    kept in JAX's persistent compilation cache, so each start compiles anew)."""
     config: Annotated[pjp.PPOConfig, tyro.conf.arg(name="")] = dataclasses.field(
         default_factory=pjp.PPOConfig
     )
@@ -39,12 +63,44 @@ class Train:
 
 
 @dataclasses.dataclass(frozen=True)
+class Eval:
+    """Run a saved run's deterministic policies: in MJX, or in Gymnasium (C MuJoCo) beside MJX."""
+
+    run_dir: tyro.conf.Positional[Path]
+    """The run directory."""
+    backend: Literal["mjx", "gymnasium"] = "mjx"
+    """mjx: MJX only. gymnasium: Gymnasium's task and MJX, with a verdict (crosscheck.json)."""
+    episodes: int = 10
+    """Episodes per seed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Plot:
+    """Write the six figures of a run (plots/*.png) from its metrics.csv."""
+
+    run_dir: tyro.conf.Positional[Path]
+    """The run directory."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Render:
+    """Render a saved policy in Gymnasium's task (MuJoCo's renderer) to a video file."""
+
+    run_dir: tyro.conf.Positional[Path]
+    """The run directory."""
+    out: Path = Path("policy.mp4")
+    """Output file (.mp4 or .gif)."""
+    seed_index: int = 0
+    """Which of the run's seeds."""
+    episodes: int = 1
+    """Episodes, one after the other."""
+    width: int = 640
+    height: int = 480
+
+
+@dataclasses.dataclass(frozen=True)
 class Envs:
     """List the registered environment ids."""
-
-
-def _fmt(x: float) -> str:
-    return "      -" if not math.isfinite(x) else f"{x:7.1f}" if abs(x) >= 10 else f"{x:7.3f}"
 
 
 def _env_kwargs(args: Train) -> dict:
@@ -57,82 +113,103 @@ def _env_kwargs(args: Train) -> dict:
     return {k: v for k, v in caps.items() if v is not None}
 
 
-def run_train(args: Train) -> pjp.TrainResult:
-    """Validates, compiles, trains, and prints a summary; returns the result."""
-    cfg = args.config.validate()
-    kwargs = _env_kwargs(args)
-    env = pjp.envs.make(args.env, **kwargs)
+def run_train(args: Train) -> session.Outcome:
+    """Validates (before compiling), trains in a run directory, then plots and cross-checks."""
     pjp.enable_compilation_cache()
-    print(f"purejaxppo: {args.env} {kwargs or ''} on {jax.devices()[0].device_kind}")
+    if args.resume is not None:
+        path = Path(args.resume)
+        spec = run_dir.read_spec(path)
+        print(f"purejaxppo: resuming {path}")
+    else:
+        cfg = args.config.validate()
+        kwargs = _env_kwargs(args)
+        pjp.envs.make(args.env, **kwargs)  # an unknown id fails here, before anything is made
+        if args.num_seeds < 1:
+            raise pjp.ConfigError(f"num_seeds must be at least 1, got {args.num_seeds}")
+        chunk = session.chunk_updates(cfg.num_updates)
+        spec = run_dir.RunSpec(
+            env=args.env,
+            env_kwargs=kwargs,
+            config=cfg,
+            num_seeds=args.num_seeds,
+            seed=args.seed,
+            name=args.name,
+            chunk_updates=chunk,
+            checkpoint_every=session.checkpoint_every(
+                cfg.num_updates, chunk, args.checkpoint_every
+            ),
+        )
+        path = run_dir.new_run_dir(args.runs_dir, spec)
+        print(f"purejaxppo: {spec.env} {spec.env_kwargs or ''} on {jax.devices()[0].device_kind}")
+    cfg = spec.config
     print(
         f"  {cfg.num_updates} updates x {cfg.batch_size} steps ({cfg.num_envs} envs x "
-        f"{cfg.num_steps}), {args.num_seeds} seed(s), {cfg.n_epochs} epochs x "
-        f"{cfg.num_minibatches} minibatches of {cfg.minibatch_size}"
+        f"{cfg.num_steps}), {spec.num_seeds} seed(s), {cfg.n_epochs} epochs x "
+        f"{cfg.num_minibatches} minibatches of {cfg.minibatch_size}\n  run dir: {path}"
     )
-    keys = jax.random.split(jax.random.PRNGKey(args.seed), args.num_seeds)
-    t0 = time.perf_counter()
-    train = jax.jit(jax.vmap(pjp.make_train(cfg, env))).lower(keys).compile()
-    t1 = time.perf_counter()
-    print(f"  compiled in {t1 - t0:.1f} s; training...", flush=True)
-    result = jax.block_until_ready(train(keys))
-    seconds = time.perf_counter() - t1
-    steps = cfg.num_updates * cfg.batch_size * args.num_seeds
-    print(f"  trained {steps:,} steps in {seconds:.1f} s: {steps / seconds:,.0f} steps/s")
-    _print_table(result.metrics, cfg)
-    return result
+    outcome = session.run(
+        path,
+        resume=args.resume is not None,
+        show_progress=args.progress,
+        live_progress=args.live_progress,
+    )
+    if outcome.train_seconds > 0 and outcome.steps_done:
+        print(
+            f"  trained {outcome.steps_done:,} steps in {outcome.train_seconds:.1f} s: "
+            f"{outcome.steps_done / outcome.train_seconds:,.0f} steps/s"
+        )
+    metrics = run_dir.read_metrics(path) if (path / run_dir.METRICS_FILE).exists() else None
+    if metrics is not None:
+        report.print_table(metrics, cfg.eval_every > 0)
+        report.print_paths(plots.plot_run(path))
+    if outcome.status == "nonfinite":
+        raise SystemExit(1)
+    if outcome.status == "interrupted":
+        raise SystemExit(130)
+    if args.crosscheck_episodes > 0:
+        _final_crosscheck(path, spec, metrics, args.crosscheck_episodes)
+    return outcome
 
 
-def _print_table(m: pjp.TrainMetrics, cfg: pjp.PPOConfig) -> None:
-    """One row per evaluation (or ~10 rows); means over seeds.
-
-    The training return of a row is the mean over all training episodes that ended since the
-    previous row, weighted by their number (so rare time-limit endings are not missed).
-    """
-    arrays = {
-        k: np.asarray(v, np.float64).reshape(-1, cfg.num_updates) for k, v in m._asdict().items()
-    }
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = {k: _nanmean0(v) for k, v in arrays.items()}
-        ret_sum = np.nan_to_num(arrays["episode_return"]) * arrays["episodes"]
-        rows = np.flatnonzero(np.isfinite(mean["eval_return"]))
-        if rows.size == 0:
-            rows = np.unique(np.linspace(0, cfg.num_updates - 1, 10).astype(int))
-        starts = np.concatenate([[0], rows[:-1] + 1])
-        window_ret = [
-            ret_sum[:, a : b + 1].sum() / arrays["episodes"][:, a : b + 1].sum()
-            for a, b in zip(starts, rows, strict=True)
-        ]
-    cols = [
-        "eval_return",
-        "actor_loss",
-        "critic_loss",
-        "entropy",
-        "approx_kl",
-        "clip_fraction",
-        "explained_variance",
-    ]
-    heads = [
-        "steps",
-        "train_ret",
-        "eval_ret",
-        "actor",
-        "critic",
-        "entropy",
-        "kl",
-        "clipfrac",
-        "expl_var",
-    ]
-    print("  " + " ".join(f"{h:>9}" for h in heads))
-    for row, i in enumerate(rows):
-        vals = [f"{int(mean['env_steps'][i]):>9}", f"{_fmt(window_ret[row]):>9}"]
-        vals += [f"{_fmt(mean[c][i]):>9}" for c in cols]
-        print("  " + " ".join(vals))
+def _final_crosscheck(path: Path, spec: run_dir.RunSpec, metrics, episodes: int) -> None:
+    """The final policies in Gymnasium beside their last MJX evaluation (no new compile)."""
+    n = spec.config.eval_episodes
+    last = {k: metrics[k][:, -1] for k in ("eval_return", "eval_return_std")}
+    if all(map(lambda x: x == x, last["eval_return"])) and n > 1:  # evaluated at the end
+        ests = [Estimate(float(m), float(s), n) for m, s in zip(*last.values(), strict=True)]
+    else:
+        s, env, policies, _ = load_policies(path)
+        ests = [Estimate.of(r) for r in mjx_returns(s, env, policies, episodes)]
+    report.print_crosscheck(cross_check(path, ests, episodes))
 
 
-def _nanmean0(x: np.ndarray) -> np.ndarray:
-    """Mean over the seed axis, ignoring NaN; NaN where all are NaN (without a warning)."""
-    count = np.isfinite(x).sum(axis=0)
-    return np.where(count > 0, np.nansum(x, axis=0) / np.maximum(count, 1), np.nan)
+def run_eval(args: Eval) -> dict:
+    """MJX returns per seed; with backend gymnasium also C MuJoCo's and the verdict."""
+    pjp.enable_compilation_cache()
+    spec, env, policies, step = load_policies(args.run_dir)
+    print(
+        f"purejaxppo eval: {spec.env}, checkpoint at update {step}, {args.episodes} episodes/seed"
+    )
+    returns = mjx_returns(spec, env, policies, args.episodes)
+    ests = [Estimate.of(r) for r in returns]
+    if args.backend == "mjx":
+        for s, e in enumerate(ests):
+            print(f"  seed {s}: MJX {e}")
+        return {"mjx": [dataclasses.asdict(e) for e in ests]}
+    out = cross_check(args.run_dir, ests, args.episodes)
+    report.print_crosscheck(out)
+    return out
+
+
+def run_render(args: Render) -> None:
+    """Writes the video and says where."""
+    from purejaxppo.render import render
+
+    out, frames, returns = render(
+        args.run_dir, args.out, args.seed_index, args.episodes, args.width, args.height
+    )
+    rets = ", ".join(f"{r:.1f}" for r in returns)
+    print(f"wrote {out}: {frames} frames; episode returns (C MuJoCo) {rets}")
 
 
 def run_envs() -> None:
@@ -143,16 +220,46 @@ def run_envs() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``purejaxppo`` command."""
-    command = tyro.extras.subcommand_cli_from_dict(
-        {"train": Train, "envs": Envs},
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        train_default = Train(config=preset_config(_preset_arg(argv) or "seed"))
+    except pjp.ConfigError as e:
+        raise SystemExit(f"error: {e}") from None
+    command = tyro.cli(
+        Union[  # noqa: UP007 (tyro reads the annotations)
+            Annotated[Train, tyro.conf.subcommand("train", default=train_default)],
+            Annotated[Eval, tyro.conf.subcommand("eval")],
+            Annotated[Plot, tyro.conf.subcommand("plot")],
+            Annotated[Render, tyro.conf.subcommand("render")],
+            Annotated[Envs, tyro.conf.subcommand("envs")],
+        ],
         prog="purejaxppo",
         args=argv,
-        description="End-to-end jitted, vectorised PPO for MuJoCo in JAX.",
+        description="End-to-end jitted, vectorised PPO for MuJoCo in JAX. "
+        f"Presets: {', '.join(PRESETS)}.",
     )
+    from purejaxppo.render import RenderError
+
     try:
         if isinstance(command, Train):
             run_train(command)
+        elif isinstance(command, Eval):
+            run_eval(command)
+        elif isinstance(command, Plot):
+            report.print_paths(plots.plot_run(command.run_dir))
+        elif isinstance(command, Render):
+            run_render(command)
         else:
             run_envs()
-    except (pjp.ConfigError, pjp.envs.UnknownEnvError) as e:
+    except (pjp.ConfigError, pjp.envs.UnknownEnvError, run_dir.RunDirError, RenderError) as e:
         raise SystemExit(f"error: {e}") from None
+
+
+def _preset_arg(argv: list[str]) -> str | None:
+    """The value of --preset in a train command line, if any."""
+    for i, a in enumerate(argv):
+        if a == "--preset" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--preset="):
+            return a.split("=", 1)[1]
+    return None

@@ -171,6 +171,28 @@ class PPOConfig(struct.PyTreeNode):
         """The traced (vmappable) fields, by name."""
         return {f.name: getattr(self, f.name) for f in _fields(static=False)}
 
+    def to_dict(self) -> dict[str, object]:
+        """Every field as plain JSON-able Python values (one config, not a stacked sweep)."""
+        out: dict[str, object] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, tuple):
+                v = list(v)
+            elif f.metadata.get("pytree_node", True) is not False:
+                v = float(np.asarray(v))
+            out[f.name] = v
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, object]) -> PPOConfig:
+        """The inverse of :meth:`to_dict`; unknown names raise :class:`ConfigError`."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(f"unknown PPOConfig fields {unknown}")
+        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        return cls(**kw)
+
 
 ACTIVATIONS = ("tanh", "relu", "elu", "gelu", "silu")
 

@@ -77,7 +77,12 @@ class TrainMetrics(NamedTuple):
     episode_length: Array
     episodes: Array
     eval_return: Array
+    eval_return_std: Array
     eval_length: Array
+
+
+ProgressFn = Callable[[Array, Array, Array], None]
+"""``progress(env_steps, episode_return, eval_return)``: host callback, once per update and seed."""
 
 
 class TrainResult(NamedTuple):
@@ -111,16 +116,24 @@ def make_policy_fn(cfg: PPOConfig, env: Env, deterministic: bool = True) -> Call
     return policy_fn
 
 
-def make_train(cfg: PPOConfig, env: Env) -> Callable[..., TrainResult]:
+def make_train(
+    cfg: PPOConfig, env: Env, progress: ProgressFn | None = None
+) -> Callable[..., TrainResult]:
     """Builds the training function.
 
     Args:
         cfg: the configuration; validated here, before anything is traced.
         env: a single (unbatched) environment.
+        progress: if given, called on the host after every update (``jax.debug.callback``; under
+            ``vmap`` once per seed) with that update's env steps, training return and eval return.
 
     Returns:
         ``train(key, config=None) -> TrainResult``. ``config``, if given, replaces ``cfg``'s float
         hyperparameters (its static fields must equal ``cfg``'s); vmap over it to sweep them.
+        Also attached: ``train.init(key, config) -> RunnerState``, ``train.update`` (one update)
+        and ``train.run(runner, first_update, num_updates, config=None) -> (runner, metrics)``,
+        which runs updates ``first_update, ...`` in one scan: the pieces for checkpointing in
+        chunks.
     """
     cfg.validate()
     network = make_network(cfg, env)
@@ -184,7 +197,9 @@ def make_train(cfg: PPOConfig, env: Env) -> Callable[..., TrainResult]:
         )
         policy = policy.replace(params=params)
 
-        eval_ret, eval_len = _maybe_evaluate(eval_env, make_policy_fn(c, env), policy, i, k_eval, c)
+        eval_ret, eval_std, eval_len = _maybe_evaluate(
+            eval_env, make_policy_fn(c, env), policy, i, k_eval, c
+        )
         runner = RunnerState(policy, opt_state, scaler, env_state, tracker, key)
         count = episodes.count
         metrics = TrainMetrics(
@@ -197,18 +212,27 @@ def make_train(cfg: PPOConfig, env: Env) -> Callable[..., TrainResult]:
             episode_length=jnp.where(count > 0, episodes.length_sum / count, jnp.nan),
             episodes=count,
             eval_return=eval_ret,
+            eval_return_std=eval_std,
             eval_length=eval_len,
         )
+        if progress is not None:
+            jax.debug.callback(progress, metrics.env_steps, metrics.episode_return, eval_ret)
         return runner, metrics
+
+    def run(
+        runner: RunnerState, first: Array, n: int, config: PPOConfig | None = None
+    ) -> tuple[RunnerState, TrainMetrics]:
+        c = cfg if config is None else _check_same_statics(cfg, config)
+        return jax.lax.scan(lambda r, i: update(r, i, c), runner, first + jnp.arange(n))
 
     def train(key: Array, config: PPOConfig | None = None) -> TrainResult:
         c = cfg if config is None else _check_same_statics(cfg, config)
-        runner = init(key, c)
-        runner, metrics = jax.lax.scan(lambda r, i: update(r, i, c), runner, jnp.arange(U))
+        runner, metrics = run(init(key, c), jnp.zeros((), jnp.int32), U, c)
         return TrainResult(policy=runner.policy, metrics=metrics, state=runner)
 
     train.init = init  # type: ignore[attr-defined]
     train.update = update  # type: ignore[attr-defined]
+    train.run = run  # type: ignore[attr-defined]
     return train
 
 
@@ -264,18 +288,21 @@ def _run_epochs(
 
 def _maybe_evaluate(
     eval_env: Env, policy_fn: Callable, policy: Policy, i: Array, key: Array, c: PPOConfig
-) -> tuple[Array, Array]:
-    """Mean deterministic return and length every ``eval_every`` updates and after the last."""
+) -> tuple[Array, Array, Array]:
+    """Deterministic return (mean, std) and mean length, every ``eval_every`` updates and last.
+
+    NaN in the other updates.
+    """
     nan = jnp.full((), jnp.nan, jnp.float32)
     if c.eval_every == 0:
-        return nan, nan
+        return nan, nan, nan
 
     def run(_):
         returns, lengths = evaluate(eval_env, lambda o: policy_fn(policy, o), key, c.eval_episodes)
-        return returns.mean(), lengths.mean()
+        return returns.mean(), returns.std(ddof=1), lengths.mean()
 
     due = ((i + 1) % c.eval_every == 0) | (i == c.num_updates - 1)
-    return jax.lax.cond(due, run, lambda _: (nan, nan), None)
+    return jax.lax.cond(due, run, lambda _: (nan, nan, nan), None)
 
 
 def _check_same_statics(cfg: PPOConfig, config: PPOConfig) -> PPOConfig:

@@ -25,8 +25,8 @@ TINY = [
 ]
 
 
-def test_train_prints_progress_table(capsys):
-    main(["train", "--env", "probe/action", "--num-seeds", "2", *TINY])
+def test_train_prints_progress_table(capsys, tmp_path):
+    main(["train", "--env", "probe/action", "--num-seeds", "2", "--runs-dir", str(tmp_path), *TINY])
     out = capsys.readouterr().out
     assert "compiled in" in out and "steps/s" in out
     rows = [line.split() for line in out.splitlines() if line.strip().startswith(("256", "512"))]
@@ -49,10 +49,11 @@ def test_envs_lists_ids(capsys):
         (["--env", "brax/halfchetah"], "Did you mean: brax/halfcheetah"),
     ],
 )
-def test_bad_input_fails_early_with_a_clear_message(args, message):
+def test_bad_input_fails_early_with_a_clear_message(args, message, tmp_path):
     with pytest.raises(SystemExit) as e:
-        main(["train", *args])
+        main(["train", "--runs-dir", str(tmp_path), *args])
     assert message in str(e.value)
+    assert not any(tmp_path.iterdir())  # failed before a run directory was made
 
 
 def test_python_dash_m_is_the_same_command():

@@ -1,0 +1,104 @@
+"""Orbax checkpoints of a run: ``<run_dir>/checkpoints/<next_update>/``.
+
+Each checkpoint holds three items:
+
+- ``runner``: the whole :class:`~purejaxppo.train.RunnerState` of every seed (parameters, Adam
+  state, normaliser statistics, reward scaler, env states, episode trackers, PRNG keys), with a
+  leading seed axis: everything ``--resume`` needs to continue exactly where the run stopped;
+- ``policy``: the :class:`~purejaxppo.train.Policy` of every seed (parameters and observation
+  statistics), small, for :func:`purejaxppo.load_policy`;
+- ``meta``: ``{"next_update": int}``.
+
+Orbax does not store zero-size arrays (``mjx.Data`` has several, e.g. ``act`` of a model without
+actuator state), so each item is stored as ``{leaf index: array}`` over its non-empty leaves and
+rebuilt from the abstract tree on restore.
+
+Checkpoints are written synchronously and atomically (orbax writes to a temporary directory and
+renames it), so a run killed mid-write keeps its previous checkpoint. The two newest are kept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import orbax.checkpoint as ocp
+
+from purejaxppo.run_dir import RunDirError
+from purejaxppo.train import Policy, RunnerState
+
+DIR = "checkpoints"
+
+
+def _manager(run_dir: Path) -> ocp.CheckpointManager:
+    options = ocp.CheckpointManagerOptions(max_to_keep=2, enable_async_checkpointing=False)
+    return ocp.CheckpointManager(
+        (Path(run_dir) / DIR).absolute(),
+        options=options,
+        item_names=("runner", "policy", "meta"),
+    )
+
+
+def _pack(tree: Any) -> dict[str, Any]:
+    return {str(i): x for i, x in enumerate(jax.tree.leaves(tree)) if x.size > 0}
+
+
+def _unpack(packed: dict[str, Any], abstract: Any) -> Any:
+    leaves, treedef = jax.tree.flatten(abstract)
+    out = [
+        packed[str(i)] if str(i) in packed else jnp.zeros(x.shape, x.dtype)
+        for i, x in enumerate(leaves)
+    ]
+    return jax.tree.unflatten(treedef, out)
+
+
+def save(run_dir: Path, runner: RunnerState, next_update: int) -> None:
+    """Writes the checkpoint taken after updates ``0 .. next_update - 1``."""
+    with _manager(run_dir) as mgr:
+        mgr.save(
+            next_update,
+            args=ocp.args.Composite(
+                runner=ocp.args.StandardSave(_pack(runner)),
+                policy=ocp.args.StandardSave(_pack(runner.policy)),
+                meta=ocp.args.JsonSave({"next_update": int(next_update)}),
+            ),
+            force=True,
+        )
+        mgr.wait_until_finished()
+
+
+def latest_step(run_dir: Path) -> int | None:
+    """``next_update`` of the newest checkpoint, or None if there is none."""
+    if not (Path(run_dir) / DIR).is_dir():
+        return None
+    with _manager(run_dir) as mgr:
+        return mgr.latest_step()
+
+
+def _restore(run_dir: Path, item: str, abstract: Any) -> tuple[Any, int]:
+    step = latest_step(run_dir)
+    if step is None:
+        raise RunDirError(f"{run_dir} has no checkpoint yet (nothing to resume or load)")
+    target = jax.tree.map(ocp.utils.to_shape_dtype_struct, _pack(abstract))
+    try:
+        with _manager(run_dir) as mgr:
+            out = mgr.restore(
+                step, args=ocp.args.Composite(**{item: ocp.args.StandardRestore(target)})
+            )
+    except Exception as e:  # orbax raises many kinds for a damaged or mismatched checkpoint
+        raise RunDirError(
+            f"checkpoint {step} in {run_dir} could not be read ({type(e).__name__}: {e})"
+        ) from e
+    return _unpack(out[item], abstract), step
+
+
+def restore_runner(run_dir: Path, abstract: RunnerState) -> tuple[RunnerState, int]:
+    """The newest runner state (shaped like ``abstract``, e.g. from ``jax.eval_shape``)."""
+    return _restore(run_dir, "runner", abstract)
+
+
+def restore_policy(run_dir: Path, abstract: Policy) -> tuple[Policy, int]:
+    """The newest policies of all seeds (shaped like ``abstract``)."""
+    return _restore(run_dir, "policy", abstract)

@@ -1,0 +1,215 @@
+"""A trained policy outside JAX: ``load_policy``, Gymnasium episodes, and the MJX-vs-C verdict.
+
+The cross-check runs the saved deterministic policy (with its observation normaliser) for N
+episodes in Gymnasium's own v5 task, stepped by C MuJoCo, and compares the mean return with the
+MJX evaluation's: both with 95% confidence intervals (Student's t), and a verdict. They *agree*
+when the 95% interval of the difference contains 0, or when the difference is within 5% of the
+larger mean's magnitude (a difference too small to matter, which many episodes can still make
+statistically detectable).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy import stats
+
+from purejaxppo import checkpoint, normalize
+from purejaxppo.envs import make
+from purejaxppo.envs.base import Env
+from purejaxppo.envs.v5 import V5_TASKS
+from purejaxppo.run_dir import RunDirError, RunSpec, read_spec
+from purejaxppo.train import Policy, make_network, make_policy_fn
+
+RELATIVE_MARGIN = 0.05
+_OUR_KWARGS = ("solver_iterations", "ls_iterations", "backend")
+
+
+class LoadedPolicy:
+    """A saved policy as a NumPy callable: ``obs [obs] or [B, obs] -> action [act] or [B, act]``.
+
+    Deterministic (the Gaussian's mean), normalised with the run's observation statistics, and
+    clipped to the action space, as the environments do. Usable in any Gymnasium loop.
+    """
+
+    def __init__(self, spec: RunSpec, env: Env, policy: Policy, seed: int):
+        """Use :func:`load_policy`."""
+        self.spec, self.env_id, self.seed = spec, spec.env, seed
+        self.policy = policy
+        self.low, self.high = np.asarray(env.action_low), np.asarray(env.action_high)
+        fn = make_policy_fn(spec.config, env)
+        self._fn = jax.jit(lambda p, o: fn(p, o))
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """The action (float32, like Gymnasium's action spaces) for ``obs`` (any float dtype)."""
+        a = np.asarray(self._fn(self.policy, jnp.asarray(obs, jnp.float32)))
+        return np.clip(a, self.low, self.high).astype(np.float32)
+
+
+def env_of(spec: RunSpec) -> Env:
+    """The run's environment, rebuilt from its spec."""
+    return make(spec.env, **spec.env_kwargs)
+
+
+def abstract_policies(spec: RunSpec, env: Env) -> Policy:
+    """Shapes and dtypes of the saved policies, ``[num_seeds, ...]``, without computing them."""
+    network = make_network(spec.config, env)
+
+    def one(key):
+        obs = jnp.zeros((1, env.observation_size), jnp.float32)
+        params = network.init(key, obs, spec.config.log_std_init)
+        return Policy(params, normalize.init_stats((env.observation_size,)))
+
+    keys = jax.random.split(jax.random.PRNGKey(0), spec.num_seeds)
+    return jax.eval_shape(jax.vmap(one), keys)
+
+
+def load_policies(run_dir: Path) -> tuple[RunSpec, Env, Policy, int]:
+    """(spec, env, policies of all seeds ``[num_seeds, ...]``, next_update) of a run."""
+    spec = read_spec(run_dir)
+    env = env_of(spec)
+    policies, step = checkpoint.restore_policy(run_dir, abstract_policies(spec, env))
+    return spec, env, policies, step
+
+
+def load_policy(run_dir: str | Path, seed: int = 0) -> LoadedPolicy:
+    """The newest saved policy of one seed of a run, as a NumPy callable obs -> action.
+
+    >>> policy = load_policy("runs/HalfCheetah-v5__ppo__0__20261121-120000")
+    >>> env = gymnasium.make("HalfCheetah-v5"); obs, _ = env.reset(seed=0)
+    >>> obs, reward, terminated, truncated, _ = env.step(policy(obs))
+    """
+    spec, env, policies, _ = load_policies(Path(run_dir))
+    if not 0 <= seed < spec.num_seeds:
+        raise RunDirError(f"seed {seed} is not in this run: it has seeds 0..{spec.num_seeds - 1}")
+    return LoadedPolicy(spec, env, jax.tree.map(lambda x: x[seed], policies), seed)
+
+
+def gymnasium_id(spec: RunSpec) -> str | None:
+    """The Gymnasium twin of the run's env id, or None (Brax and probe envs have none)."""
+    return spec.env if spec.env in V5_TASKS else None
+
+
+def gymnasium_returns(policy: LoadedPolicy, episodes: int, first_seed: int = 0) -> np.ndarray:
+    """Returns ``[episodes]`` of the policy in Gymnasium's own task (C MuJoCo)."""
+    spec = policy.spec
+    kwargs = {k: v for k, v in spec.env_kwargs.items() if k not in _OUR_KWARGS}
+    if spec.config.episode_length is not None:
+        kwargs["max_episode_steps"] = spec.config.episode_length
+    env = gym.make(spec.env, **kwargs)
+    out = []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=first_seed + i)
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(policy(obs))
+            total += float(reward)
+            done = terminated or truncated
+        out.append(total)
+    env.close()
+    return np.array(out)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean return with its 95% confidence interval."""
+
+    mean: float
+    std: float
+    n: int
+
+    @property
+    def half_width(self) -> float:
+        """Half the 95% interval (Student's t; NaN with one episode)."""
+        if self.n < 2 or not math.isfinite(self.std):
+            return math.nan
+        return float(stats.t.ppf(0.975, self.n - 1) * self.std / math.sqrt(self.n))
+
+    @classmethod
+    def of(cls, returns: np.ndarray) -> Estimate:
+        """From per-episode returns."""
+        r = np.asarray(returns, np.float64)
+        return cls(float(r.mean()), float(r.std(ddof=1)) if r.size > 1 else math.nan, int(r.size))
+
+    def __str__(self) -> str:
+        return f"{self.mean:.1f} ± {self.half_width:.1f} (95% CI, {self.n} episodes)"
+
+
+def verdict(mjx: Estimate, gym_: Estimate) -> tuple[bool, str]:
+    """Whether the two means agree, and why (see the module docstring)."""
+    diff = mjx.mean - gym_.mean
+    se = math.sqrt(mjx.std**2 / mjx.n + gym_.std**2 / gym_.n) if mjx.n > 1 < gym_.n else math.nan
+    if math.isfinite(se) and se > 0:
+        dof = se**4 / (
+            (mjx.std**2 / mjx.n) ** 2 / (mjx.n - 1) + (gym_.std**2 / gym_.n) ** 2 / (gym_.n - 1)
+        )
+        half = float(stats.t.ppf(0.975, dof) * se)
+    else:
+        half = 0.0
+    scale = max(abs(mjx.mean), abs(gym_.mean))
+    if abs(diff) <= half:
+        return True, f"agree: the difference {diff:+.1f} is within its 95% interval (±{half:.1f})"
+    if abs(diff) <= RELATIVE_MARGIN * scale:
+        return True, (
+            f"agree: the difference {diff:+.1f} is {abs(diff) / scale:.1%} of the return "
+            f"(within {RELATIVE_MARGIN:.0%}), though outside its 95% interval (±{half:.1f})"
+        )
+    return False, (
+        f"DISAGREE: the difference {diff:+.1f} is outside its 95% interval (±{half:.1f}) and "
+        f"{abs(diff) / max(scale, 1e-9):.1%} of the return"
+    )
+
+
+def cross_check(run_dir: Path, mjx_estimates: list[Estimate], episodes: int) -> dict:
+    """Gymnasium episodes for every seed, beside the given MJX estimates; the JSON it writes.
+
+    Args:
+        run_dir: the run (its newest checkpoint is used).
+        mjx_estimates: one MJX estimate per seed, of the same checkpoint's policies.
+        episodes: Gymnasium episodes per seed.
+
+    Returns:
+        The report, also written to ``<run_dir>/crosscheck.json``.
+    """
+    import json
+
+    spec, env, policies, step = load_policies(run_dir)
+    report: dict = {"env": spec.env, "next_update": step, "seeds": []}
+    gid = gymnasium_id(spec)
+    if gid is None:
+        report["verdict"] = None
+        report["message"] = f"{spec.env} has no Gymnasium twin: no cross-check in C MuJoCo"
+    else:
+        all_agree = True
+        for s, est in enumerate(mjx_estimates):
+            pol = LoadedPolicy(spec, env, jax.tree.map(lambda x, s=s: x[s], policies), s)
+            g = Estimate.of(gymnasium_returns(pol, episodes))
+            agree, why = verdict(est, g)
+            all_agree &= agree
+            report["seeds"].append(
+                {"seed": s, "mjx": asdict(est), "gymnasium": asdict(g), "agree": agree, "why": why}
+            )
+        report["verdict"] = "agree" if all_agree else "disagree"
+    (Path(run_dir) / "crosscheck.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def mjx_returns(spec: RunSpec, env: Env, policies: Policy, episodes: int, seed: int = 0):
+    """Returns ``[seeds, episodes]`` of every seed's deterministic policy in MJX (one program)."""
+    from purejaxppo.envs.wrappers import wrap_for_eval
+    from purejaxppo.evaluate import evaluate
+
+    eval_env = wrap_for_eval(env, spec.config.episode_length)
+    policy_fn = make_policy_fn(spec.config, env)
+
+    def one(policy: Policy, key: jax.Array) -> jax.Array:
+        return evaluate(eval_env, lambda o: policy_fn(policy, o), key, episodes)[0]
+
+    keys = jax.random.split(jax.random.PRNGKey(seed), spec.num_seeds)
+    return np.asarray(jax.jit(jax.vmap(one))(policies, keys), np.float64)

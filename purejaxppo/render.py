@@ -1,0 +1,75 @@
+"""``purejaxppo render``: a video of a saved policy in Gymnasium's own task (C MuJoCo).
+
+Frames come from Gymnasium's renderer (its camera for each task), which needs OpenGL. Without a
+display, MuJoCo renders off-screen through EGL (GPU or Mesa's software EGL) or OSMesa, chosen by
+the ``MUJOCO_GL`` environment variable; the CLI sets ``MUJOCO_GL=egl`` when there is no display
+and the variable is unset.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import gymnasium as gym
+import imageio.v2 as imageio
+import numpy as np
+
+from purejaxppo.crosscheck import gymnasium_id, load_policy
+
+GL_HELP = (
+    "MuJoCo could not create an OpenGL context (MUJOCO_GL={gl}): {err}\n"
+    "  Off-screen rendering needs one of:\n"
+    "  - EGL (NVIDIA driver, or Mesa: apt install libegl1 libgl1-mesa-dri): MUJOCO_GL=egl\n"
+    "  - OSMesa, software (apt install libosmesa6): MUJOCO_GL=osmesa\n"
+    "  - a display (X11/Wayland, or xvfb-run): MUJOCO_GL=glfw"
+)
+
+
+class RenderError(RuntimeError):
+    """Rendering is not possible here (no OpenGL, or an env without a Gymnasium twin)."""
+
+
+def render(
+    run: Path, out: Path, seed: int = 0, episodes: int = 1, width: int = 640, height: int = 480
+) -> tuple[Path, int, list[float]]:
+    """Writes ``episodes`` deterministic episodes of one seed's policy to ``out`` (mp4, gif...).
+
+    Returns:
+        (the file, frames written, the return of each episode).
+    """
+    policy = load_policy(run, seed)
+    gid = gymnasium_id(policy.spec)
+    if gid is None:
+        raise RenderError(
+            f"{policy.spec.env} has no Gymnasium twin; render draws the Gymnasium v5 tasks"
+        )
+    env = gym.make(gid, render_mode="rgb_array", width=width, height=height)
+    frames, returns = [], []
+    try:
+        for i in range(episodes):
+            obs, _ = env.reset(seed=i)
+            frames.append(_frame(env))
+            total, done = 0.0, False
+            while not done:
+                obs, reward, terminated, truncated, _ = env.step(policy(obs))
+                total += float(reward)
+                done = terminated or truncated
+                frames.append(_frame(env))
+            returns.append(total)
+    finally:
+        env.close()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fps = env.metadata.get("render_fps", 30)
+    imageio.mimsave(
+        out, frames, fps=fps, **({"macro_block_size": 1} if out.suffix == ".mp4" else {})
+    )
+    return out, len(frames), returns
+
+
+def _frame(env: gym.Env) -> np.ndarray:
+    try:
+        return env.render()
+    except Exception as e:  # MuJoCo raises several kinds when no GL context can be made
+        raise RenderError(GL_HELP.format(gl=os.environ.get("MUJOCO_GL", "unset"), err=e)) from e

@@ -1,0 +1,195 @@
+"""A training run on disk: ``runs/<env>__<name>__<seed>__<time>/``.
+
+Layout::
+
+    run.json          env id and keywords, seeds, the full resolved PPOConfig, versions, device
+    metrics.csv       one row per update per seed (the fields of TrainMetrics)
+    tb/seed_<k>/      the same metrics as TensorBoard scalars (tensorboardX)
+    checkpoints/      orbax checkpoints (see purejaxppo.checkpoint)
+    plots/*.png       the six figures (see purejaxppo.plots)
+    crosscheck.json   the Gymnasium cross-check of the final policy
+
+Nothing here is overwritten by a new run: a new run gets a new directory, and ``--resume``
+appends to the one it continues (after dropping metric rows the checkpoint does not cover).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import platform
+import re
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from purejaxppo.config import ConfigError, PPOConfig
+from purejaxppo.train import TrainMetrics
+
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.csv"
+METRIC_FIELDS = ("update", "seed", *TrainMetrics._fields)
+
+
+class RunDirError(RuntimeError):
+    """A run directory that is missing, incomplete or damaged."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What a run is: enough to rebuild its environment and its training program."""
+
+    env: str
+    env_kwargs: dict
+    config: PPOConfig
+    num_seeds: int
+    seed: int
+    name: str
+    chunk_updates: int
+    """Updates per call of the compiled program (a divisor of the run's updates)."""
+    checkpoint_every: int
+    """Updates between checkpoints (a multiple of ``chunk_updates``); also one at the end."""
+
+    def to_json(self) -> dict:
+        """The spec plus the versions and device this process runs with."""
+        return {
+            "env": self.env,
+            "env_kwargs": self.env_kwargs,
+            "num_seeds": self.num_seeds,
+            "seed": self.seed,
+            "name": self.name,
+            "chunk_updates": self.chunk_updates,
+            "checkpoint_every": self.checkpoint_every,
+            "config": self.config.to_dict(),
+            "versions": versions(),
+            "device": f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}",
+            "device_count": jax.device_count(),
+            "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> RunSpec:
+        """Reads what :meth:`to_json` wrote."""
+        return cls(
+            env=d["env"],
+            env_kwargs=d["env_kwargs"],
+            config=PPOConfig.from_dict(d["config"]),
+            num_seeds=int(d["num_seeds"]),
+            seed=int(d["seed"]),
+            name=d["name"],
+            chunk_updates=int(d["chunk_updates"]),
+            checkpoint_every=int(d["checkpoint_every"]),
+        )
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages that decide what a run computes."""
+    out = {"python": platform.python_version()}
+    for pkg in ("purejaxppo", "jax", "jaxlib", "mujoco", "mujoco-mjx", "brax", "gymnasium"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def new_run_dir(root: Path, spec: RunSpec) -> Path:
+    """Makes a new ``root/<env>__<name>__<seed>__<time>`` (never reusing one); writes run.json."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    env = re.sub(r"[^A-Za-z0-9._-]+", "-", spec.env)
+    base = root / f"{env}__{spec.name}__{spec.seed}__{stamp}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    path.mkdir(parents=True)
+    (path / RUN_FILE).write_text(json.dumps(spec.to_json(), indent=2) + "\n")
+    return path
+
+
+def read_spec(run_dir: Path) -> RunSpec:
+    """The spec of an existing run; a clear :class:`RunDirError` if it is not a readable run."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunDirError(f"{run_dir} is not a directory (expected a run made by purejaxppo train)")
+    f = run_dir / RUN_FILE
+    if not f.is_file():
+        raise RunDirError(f"{run_dir} has no {RUN_FILE}: not a purejaxppo run directory")
+    try:
+        return RunSpec.from_json(json.loads(f.read_text()))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, ConfigError) as e:
+        raise RunDirError(f"{f} is damaged ({type(e).__name__}: {e}); nothing was changed") from e
+
+
+def append_metrics(run_dir: Path, first_update: int, metrics: TrainMetrics) -> None:
+    """Appends rows for updates ``first_update, ...``; metrics have shape ``[seeds, n]``."""
+    f = Path(run_dir) / METRICS_FILE
+    arrays = [np.asarray(x, np.float64) for x in metrics]
+    seeds, n = arrays[0].shape
+    new = not f.exists()
+    with f.open("a", newline="") as fh:
+        w = csv.writer(fh)
+        if new:
+            w.writerow(METRIC_FIELDS)
+        for j in range(n):
+            for s in range(seeds):
+                w.writerow([first_update + j, s, *(_num(a[s, j]) for a in arrays)])
+
+
+def _num(x: float) -> str:
+    return repr(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def read_metrics(run_dir: Path) -> dict[str, np.ndarray]:
+    """metrics.csv as ``{field: array [seeds, updates]}`` (NaN where a row is missing)."""
+    f = Path(run_dir) / METRICS_FILE
+    if not f.is_file():
+        raise RunDirError(f"{run_dir} has no {METRICS_FILE} yet")
+    try:
+        with f.open() as fh:
+            rows = list(csv.DictReader(fh))
+        update = np.array([int(r["update"]) for r in rows])
+        seed = np.array([int(r["seed"]) for r in rows])
+        shape = (seed.max() + 1, update.max() + 1) if rows else (0, 0)
+        out = {}
+        for k in TrainMetrics._fields:
+            a = np.full(shape, np.nan)
+            a[seed, update] = [float(r[k]) for r in rows]
+            out[k] = a
+    except (KeyError, ValueError, TypeError) as e:
+        raise RunDirError(f"{f} is damaged ({type(e).__name__}: {e})") from e
+    return out
+
+
+def truncate_metrics(run_dir: Path, next_update: int) -> None:
+    """Drops rows for updates ``>= next_update`` (written after the checkpoint being resumed)."""
+    f = Path(run_dir) / METRICS_FILE
+    if not f.is_file():
+        return
+    with f.open() as fh:
+        lines = fh.readlines()
+    keep = lines[:1] + [ln for ln in lines[1:] if int(ln.split(",", 1)[0]) < next_update]
+    f.write_text("".join(keep))
+
+
+def write_tensorboard(run_dir: Path, metrics: TrainMetrics) -> None:
+    """The chunk's metrics as TensorBoard scalars, ``tb/seed_<k>``, stepped by env steps.
+
+    Scalars at or after the chunk's first step are purged first, so a resumed run does not show
+    the updates it recomputes twice.
+    """
+    from tensorboardX import SummaryWriter
+
+    arrays = {k: np.asarray(v, np.float64) for k, v in metrics._asdict().items()}
+    steps = arrays.pop("env_steps")
+    for s in range(steps.shape[0]):
+        first_step = int(steps[s, 0])
+        with SummaryWriter(str(Path(run_dir) / "tb" / f"seed_{s}"), purge_step=first_step) as w:
+            for j in range(steps.shape[1]):
+                for k, a in arrays.items():
+                    if np.isfinite(a[s, j]):
+                        w.add_scalar(k, a[s, j], int(steps[s, j]))

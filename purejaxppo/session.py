@@ -1,0 +1,173 @@
+"""A training run with a run directory: compiled chunks, checkpoints, progress, faults, resume.
+
+The run is ``num_updates`` updates of ``make_train``'s update, executed as one compiled program
+of ``chunk_updates`` updates (a ``lax.scan``, vmapped over seeds) called repeatedly. After each
+chunk its metrics go to metrics.csv and TensorBoard, and every ``checkpoint_every`` updates (and
+at the end) an orbax checkpoint of the whole runner state is written. Because every run of a spec
+calls the same program on the same states, ``--resume`` from a checkpoint gives exactly the
+result of an uninterrupted run.
+
+Why chunks rather than one scan with a host callback for the progress bar: JAX does not write
+programs that contain host callbacks to its persistent compilation cache, and the cache turns a
+minute of compiling into seconds on the second start. The chunked program has no callback and is
+cached; the bar then advances once per chunk (about 50 per run). ``live_progress=True`` puts the
+callback inside the scan instead (``make_train(progress=...)``): per-update progress, no cache.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from purejaxppo import checkpoint, run_dir
+from purejaxppo.crosscheck import env_of
+from purejaxppo.progress import ProgressBar
+from purejaxppo.train import RunnerState, TrainMetrics, make_train
+
+PROGRESS_CHUNKS = 50
+"""About this many chunks per run (fewer when num_updates has no divisor near num_updates/50)."""
+
+
+class NonFiniteError(RuntimeError):
+    """A loss or parameter became NaN or infinite; the last good checkpoint is kept."""
+
+
+def chunk_updates(num_updates: int) -> int:
+    """The largest divisor of ``num_updates`` not above ``num_updates / PROGRESS_CHUNKS`` (>= 1)."""
+    target = max(1, num_updates // PROGRESS_CHUNKS)
+    return max(d for d in range(1, target + 1) if num_updates % d == 0)
+
+
+def checkpoint_every(num_updates: int, chunk: int, wanted: int | None) -> int:
+    """Updates between checkpoints: ``wanted`` (default: a tenth of the run), in whole chunks."""
+    wanted = max(1, num_updates // 10) if wanted is None else max(1, wanted)
+    return min(num_updates, chunk * math.ceil(wanted / chunk))
+
+
+@dataclass
+class Outcome:
+    """How a session ended."""
+
+    run_dir: Path
+    status: str
+    """'finished', 'interrupted' (Ctrl-C) or 'nonfinite'."""
+    next_update: int
+    """Updates done and saved in the newest checkpoint."""
+    compile_seconds: float
+    train_seconds: float
+    steps_done: int
+    """Env steps (all seeds) computed in this session."""
+
+
+def run(
+    path: Path,
+    resume: bool = False,
+    show_progress: bool = True,
+    live_progress: bool = False,
+    stop_after_chunks: int | None = None,
+) -> Outcome:
+    """Runs (or continues) the run in ``path`` until it is finished, interrupted or not finite.
+
+    Args:
+        path: a run directory made by :func:`purejaxppo.run_dir.new_run_dir`.
+        resume: continue from its newest checkpoint (else start from update 0).
+        show_progress: a progress bar on a terminal.
+        live_progress: feed the bar from inside the scan (uncached program; see module doc).
+        stop_after_chunks: stop after this many chunks as if interrupted (for tests).
+    """
+    spec = run_dir.read_spec(path)
+    cfg = spec.config.validate()
+    env = env_of(spec)
+    U, K, S = cfg.num_updates, spec.chunk_updates, spec.num_seeds
+    bar = ProgressBar(U * cfg.batch_size * S, S) if show_progress else None
+    callback = bar.on_update if (bar is not None and live_progress) else None
+    train = make_train(cfg, env, progress=callback)
+
+    def chunk(runner: RunnerState, first: jax.Array):
+        runner, metrics = jax.vmap(lambda r: train.run(r, first, K))(runner)
+        leaves = [*jax.tree.leaves(runner.policy.params), metrics.total_loss]
+        finite = jnp.all(jnp.stack([jnp.isfinite(x).all() for x in leaves]))
+        return runner, metrics, finite
+
+    t0 = time.perf_counter()
+    keys = jax.random.split(jax.random.PRNGKey(spec.seed), S)
+    init = jax.jit(jax.vmap(lambda k: train.init(k, cfg)))
+    if resume:
+        abstract = jax.eval_shape(init, keys)
+        runner, start = checkpoint.restore_runner(path, abstract)
+        run_dir.truncate_metrics(path, start)
+    else:
+        runner, start = init(keys), 0
+    first0 = jnp.asarray(start, jnp.int32)
+    step_chunk = jax.jit(chunk).lower(runner, first0).compile()
+    compile_s = time.perf_counter() - t0
+    print(
+        f"  compiled in {compile_s:.1f} s ({K} update{'s' * (K > 1)} per call; "
+        f"{'not cached: live progress' if callback else 'cached for the next start'})"
+    )
+    if bar is not None:
+        bar.start(start * cfg.batch_size * S)  # the clock starts after compiling
+
+    status, done, t1 = "finished", start, time.perf_counter()
+    try:
+        for n, first in enumerate(range(start, U, K)):
+            if stop_after_chunks is not None and n >= stop_after_chunks:
+                raise KeyboardInterrupt
+            new_runner, metrics, finite = step_chunk(runner, jnp.asarray(first, jnp.int32))
+            metrics = jax.device_get(metrics)
+            run_dir.append_metrics(path, first, metrics)
+            run_dir.write_tensorboard(path, metrics)
+            if not bool(finite):
+                status = "nonfinite"
+                _report_nonfinite(path, metrics, first)
+                break
+            runner, done = new_runner, first + K
+            if bar is not None and not live_progress:
+                _advance(bar, metrics)
+            if done % spec.checkpoint_every == 0 or done == U:
+                checkpoint.save(path, runner, done)
+    except KeyboardInterrupt:
+        status = "interrupted"
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - t1
+    saved = checkpoint.latest_step(path) or 0
+    if status == "interrupted":
+        print(
+            f"  interrupted after update {done} of {U}; metrics and the checkpoint at update "
+            f"{saved} are in {path}\n  continue with: purejaxppo train --resume {path}"
+        )
+    return Outcome(path, status, saved, compile_s, seconds, (done - start) * cfg.batch_size * S)
+
+
+def _advance(bar: ProgressBar, metrics: TrainMetrics) -> None:
+    """Feeds a chunk's updates to the bar, as the in-scan callback would have."""
+    steps = np.asarray(metrics.env_steps)
+    for j in range(steps.shape[1]):
+        for s in range(steps.shape[0]):
+            bar.on_update(steps[s, j], metrics.episode_return[s, j], metrics.eval_return[s, j])
+
+
+def _report_nonfinite(path: Path, metrics: TrainMetrics, first: int) -> None:
+    loss = np.asarray(metrics.total_loss)
+    bad = np.argwhere(~np.isfinite(loss))
+    where = (
+        f"update {first + bad[0][1]} of seed {bad[0][0]}"
+        if bad.size
+        else f"the parameters, in updates {first}..{first + loss.shape[1] - 1}"
+    )
+    saved = checkpoint.latest_step(path)
+    kept = (
+        f"the checkpoint at update {saved} is kept" if saved else "no checkpoint had been written"
+    )
+    print(
+        f"  stopped: a non-finite loss or parameter in {where}; {kept} in {path}.\n"
+        "  Try a smaller --learning-rate or --max-grad-norm, or keep --normalize-obs on."
+    )

@@ -1,0 +1,165 @@
+"""Runs on disk: run dir contents, checkpoints, resume, Ctrl-C, NaN, damaged dirs, progress."""
+
+import csv
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import purejaxppo as pjp
+from purejaxppo import checkpoint, run_dir, session
+from purejaxppo.cli import main
+from purejaxppo.envs import probes, registry
+from purejaxppo.plots import FIGURES
+from purejaxppo.progress import ProgressBar
+
+TINY = [
+    "--total-timesteps", "2048", "--num-envs", "8", "--batch-size", "256", "--n-epochs", "2",
+    "--eval-every", "4", "--eval-episodes", "2", "--crosscheck-episodes", "0", "--no-progress",
+]  # fmt: skip
+UPDATES, SEEDS = 8, 2
+
+
+def _train(tmp_path, *extra):
+    main(["train", "--runs-dir", str(tmp_path), *TINY, *extra])
+    (path,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    return path
+
+
+def _spec(tmp_path, env="probe/observation", chunk=2, every=2, **cfg):
+    base = dict(
+        total_timesteps=2048, num_envs=8, batch_size=256, n_epochs=2, eval_every=4,
+        eval_episodes=2,
+    )  # fmt: skip
+    base.update(cfg)
+    spec = run_dir.RunSpec(
+        env=env, env_kwargs={}, config=pjp.PPOConfig(**base), num_seeds=SEEDS, seed=3,
+        name="t", chunk_updates=chunk, checkpoint_every=every,
+    )  # fmt: skip
+    return run_dir.new_run_dir(tmp_path, spec)
+
+
+@pytest.fixture(scope="module")
+def probe_run(tmp_path_factory):
+    """One tiny two-seed run through the CLI, shared by the tests that only read it."""
+    return _train(tmp_path_factory.mktemp("runs"), "--env", "probe/action", "--num-seeds", "2")
+
+
+def test_run_dir_has_config_versions_metrics_checkpoint_plots(probe_run):
+    assert probe_run.name.startswith("probe-action__ppo__0__")
+    meta = json.loads((probe_run / "run.json").read_text())
+    assert meta["config"]["batch_size"] == 256 and meta["num_seeds"] == SEEDS
+    assert {"jax", "mujoco", "mujoco-mjx"} <= set(meta["versions"]) and meta["device"]
+    with (probe_run / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == UPDATES * SEEDS
+    assert {(int(r["update"]), int(r["seed"])) for r in rows} == {
+        (u, s) for u in range(UPDATES) for s in range(SEEDS)
+    }
+    assert sorted(p.stem for p in (probe_run / "plots").glob("*.png")) == sorted(FIGURES)
+    assert all(p.stat().st_size > 5000 for p in (probe_run / "plots").glob("*.png"))
+    assert len(list((probe_run / "tb" / "seed_1").glob("events.out.tfevents.*"))) >= 1
+    assert checkpoint.latest_step(probe_run) == UPDATES
+    report = (
+        json.loads((probe_run / "crosscheck.json").read_text())
+        if (probe_run / "crosscheck.json").exists()
+        else None
+    )
+    assert report is None  # --crosscheck-episodes 0
+
+
+def test_load_policy_is_a_numpy_policy(probe_run):
+    policy = pjp.load_policy(probe_run, seed=1)
+    a = policy(np.zeros(1))
+    assert isinstance(a, np.ndarray) and a.shape == (1,)
+    # probe/action's deterministic return is -(a - 0.5)^2 with obs 0: the final evaluation in
+    # training must have seen exactly this action
+    final_eval = run_dir.read_metrics(probe_run)["eval_return"][1, -1]
+    np.testing.assert_allclose(-((a[0] - 0.5) ** 2), final_eval, rtol=1e-5)
+    assert policy(np.zeros((5, 1))).shape == (5, 1)
+    with pytest.raises(run_dir.RunDirError, match=r"seeds 0\.\.1"):
+        pjp.load_policy(probe_run, seed=2)
+
+
+def test_plot_command_rewrites_the_figures(probe_run, capsys):
+    for p in (probe_run / "plots").glob("*.png"):
+        p.unlink()
+    main(["plot", str(probe_run)])
+    assert len(list((probe_run / "plots").glob("*.png"))) == len(FIGURES)
+    assert "learning_curve" in capsys.readouterr().out
+
+
+def test_resume_gives_the_uninterrupted_result(tmp_path):
+    whole, cut = _spec(tmp_path / "a", every=4), _spec(tmp_path / "b", every=4)
+    assert session.run(whole, show_progress=False).status == "finished"
+    stopped = session.run(cut, show_progress=False, stop_after_chunks=3)  # like Ctrl-C
+    assert stopped.status == "interrupted" and stopped.next_update == 4  # checkpoints every 4
+    assert checkpoint.latest_step(cut) == 4
+    assert session.run(cut, resume=True, show_progress=False).status == "finished"
+    a, b = run_dir.read_metrics(whole), run_dir.read_metrics(cut)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)  # rows 4..5 were recomputed once
+    pa, pb = pjp.load_policy(whole, 1).policy, pjp.load_policy(cut, 1).policy
+    jax.tree.map(np.testing.assert_array_equal, pa, pb)
+
+
+def test_resume_cli_and_damaged_or_missing_run_dirs(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="not a directory"):
+        main(["train", "--resume", str(tmp_path / "nope")])
+    with pytest.raises(SystemExit, match=r"no run\.json"):
+        main(["eval", str(tmp_path)])
+    path = _spec(tmp_path)
+    with pytest.raises(SystemExit, match="no checkpoint yet"):
+        main(["train", "--resume", str(path), "--no-progress"])
+    text = (path / "run.json").read_text()
+    (path / "run.json").write_text(text[: len(text) // 2])
+    with pytest.raises(SystemExit, match="damaged"):
+        main(["train", "--resume", str(path)])
+    assert (path / "run.json").read_text() == text[: len(text) // 2]  # nothing overwritten
+
+
+class _NanLater(probes.TruncationProbe):
+    """Reward 1, but NaN from each env's 97th step: the fourth update (32 steps each) is NaN."""
+
+    def __init__(self):
+        super().__init__(episode_length=100_000)
+
+    def step(self, state, action):
+        state = super().step(state, action)
+        count = state.data + 1
+        return state.replace(data=count, reward=jnp.where(count > 96, jnp.nan, state.reward))
+
+
+def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    if "test/nan-later" not in registry.registered_ids(include_brax=False):
+        registry.register("test/nan-later", _NanLater)
+    path = _spec(tmp_path, env="test/nan-later", chunk=1, every=1)
+    outcome = session.run(path, show_progress=False)
+    out = capsys.readouterr().out
+    assert outcome.status == "nonfinite" and outcome.next_update == 3
+    assert "non-finite loss or parameter in update 3" in out and "update 3 is kept" in out
+    policy = pjp.load_policy(path).policy
+    assert all(np.isfinite(x).all() for x in jax.tree.leaves(policy))
+
+
+def test_live_progress_callback_runs_once_per_update_and_seed():
+    calls = []
+    bar = ProgressBar(total_steps=1024 * 3, num_seeds=3)
+
+    def progress(*args):
+        calls.append(args)
+        bar.on_update(*args)
+
+    cfg = pjp.PPOConfig(total_timesteps=1024, num_envs=8, batch_size=256, n_epochs=1, eval_every=2)
+    train = pjp.make_train(cfg, probes.ObservationReward(), progress=progress)
+    jax.block_until_ready(jax.jit(jax.vmap(train))(jax.random.split(jax.random.PRNGKey(0), 3)))
+    assert sorted(int(c[0]) for c in calls) == sorted([256, 512, 768, 1024] * 3)
+    assert sum(np.isfinite(float(c[2])) for c in calls) == 2 * 3  # eval at updates 2 and 4
+    assert bar.done == 1024 * 3
+
+
+def test_unknown_preset_names_the_known_ones():
+    with pytest.raises(SystemExit, match=r"unknown preset .sed.\. Did you mean seed"):
+        main(["train", "--preset", "sed"])
