@@ -1,4 +1,4 @@
-"""The Gymnasium cross-check, eval and render on a tiny InvertedPendulum-v5 run; the verdict rule."""
+"""The Gymnasium cross-check, eval and render on a tiny InvertedPendulum-v5 run; the verdict."""
 
 import json
 import math
