@@ -6,6 +6,9 @@ auto-reset). The ratio trainer / raw is the share of env throughput the trainer 
     uv run python benchmarks/throughput.py                       # HalfCheetah-v5, 16 envs
     uv run python benchmarks/throughput.py --env brax/halfcheetah --backend positional
     uv run python benchmarks/throughput.py --quick               # tiny sizes (CI)
+    uv run python benchmarks/throughput.py --session             # + the CLI's way of running:
+                                                                 # chunks, CSV, TensorBoard,
+                                                                 # checkpoints (purejaxppo.session)
     uv run python benchmarks/throughput.py --all-tasks           # raw steps/s of every v5 task
                                                                  # (MJX batches beside C MuJoCo)
 """
@@ -16,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -59,13 +63,38 @@ def run_seconds(fn, *args) -> float:
     return time.perf_counter() - t0
 
 
+def session_seconds(env_id: str, env_kwargs: dict, cfg: pjp.PPOConfig, seeds: int) -> float:
+    """Training seconds (compile excluded) of the CLI's run: chunks, metrics files, checkpoints."""
+    from purejaxppo import run_dir, session
+
+    chunk = session.chunk_updates(cfg.num_updates)
+    spec = run_dir.RunSpec(
+        env=env_id,
+        env_kwargs=env_kwargs,
+        config=cfg,
+        num_seeds=seeds,
+        seed=0,
+        name="bench",
+        chunk_updates=chunk,
+        checkpoint_every=session.checkpoint_every(cfg.num_updates, chunk, None),
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        return session.run(run_dir.new_run_dir(Path(tmp), spec), show_progress=False).train_seconds
+
+
 def measure(
-    env_id: str, env_kwargs: dict, cfg: pjp.PPOConfig, seeds: int, repeats: int = 2
+    env_id: str,
+    env_kwargs: dict,
+    cfg: pjp.PPOConfig,
+    seeds: int,
+    repeats: int = 2,
+    with_session: bool = False,
 ) -> dict:
     """Raw env and trainer throughput for one env and batch shape.
 
-    The two programs run alternately ``repeats`` times each; the best time of each is kept, so
-    that both see the same machine load and neither pays a first-call cost.
+    The programs run alternately ``repeats`` times each; the best time of each is kept, so
+    that all see the same machine load and none pays a first-call cost. ``with_session`` adds
+    the CLI's way of running the same training (see :func:`session_seconds`).
     """
     env = pjp.envs.make(env_id, **env_kwargs)
     key = jax.random.PRNGKey(0)
@@ -78,13 +107,22 @@ def measure(
     else:
         trainer_args = (jax.random.split(key, seeds),)
         trainer, trainer_compile = compiled(jax.jit(jax.vmap(train)), *trainer_args)
-    raw_times, trainer_times = [], []
+    raw_times, trainer_times, session_times = [], [], []
     for _ in range(repeats):
         raw_times.append(run_seconds(raw, key))
         trainer_times.append(run_seconds(trainer, *trainer_args))
+        if with_session:
+            session_times.append(session_seconds(env_id, env_kwargs, cfg, seeds))
     raw_sps = steps / min(raw_times)
     trainer_sps = steps * seeds / min(trainer_times)
-    return {
+    extra = {}
+    if with_session:
+        extra = {
+            "session_steps_per_s": steps * seeds / min(session_times),
+            "session_run_s": session_times,
+            "session_over_trainer": min(trainer_times) / min(session_times),
+        }
+    return extra | {
         "env": env_id,
         "env_kwargs": env_kwargs,
         "num_envs": cfg.num_envs,
@@ -112,6 +150,7 @@ def main() -> None:
     p.add_argument("--total-timesteps", type=int, default=2048 * 25)
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
+    p.add_argument("--session", action="store_true", help="also time the CLI's chunked run")
     p.add_argument("--solver-iterations", type=int, default=None, help="MJX solver cap (v5)")
     p.add_argument("--ls-iterations", type=int, default=None, help="MJX line-search cap (v5)")
     p.add_argument(
@@ -138,7 +177,7 @@ def main() -> None:
     cfg = pjp.PPOConfig(total_timesteps=a.total_timesteps, num_envs=a.num_envs, eval_every=0)
     if a.quick:
         cfg = cfg.replace(total_timesteps=512, batch_size=256, num_envs=8, n_epochs=2)
-    r = measure(a.env, env_kwargs, cfg, a.seeds)
+    r = measure(a.env, env_kwargs, cfg, a.seeds, with_session=a.session)
     r.update(
         device=jax.devices()[0].device_kind,
         jax=jax.__version__,
@@ -153,6 +192,11 @@ def main() -> None:
         sps, compile_s = r[f"{kind}_steps_per_s"], r[f"{kind.split('_')[0]}_compile_s"]
         print(f"  {label:8s}: {sps:10.0f} steps/s   (compile {compile_s:.1f} s)")
     print(f"  ratio trainer / raw env: {r['ratio']:.2f}")
+    if a.session:
+        print(
+            f"  session : {r['session_steps_per_s']:10.0f} steps/s   (chunks, CSV, TensorBoard, "
+            f"checkpoints); session / trainer: {r['session_over_trainer']:.2f}"
+        )
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(r, indent=2))

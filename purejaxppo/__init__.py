@@ -8,6 +8,13 @@
 A run saved by ``purejaxppo train`` gives back a NumPy policy: ``pjp.load_policy(run_dir)``.
 """
 
+import contextlib
+import io
+
+with contextlib.redirect_stdout(io.StringIO()):
+    # MJX prints "Failed to import warp" on import when its optional Warp backend is absent.
+    from mujoco import mjx  # noqa: F401
+
 from purejaxppo import envs
 from purejaxppo.cache import enable_compilation_cache
 from purejaxppo.config import ConfigError, PPOConfig, stack_configs

@@ -21,6 +21,7 @@ import numpy as np
 from scipy import stats
 
 from purejaxppo import checkpoint, normalize
+from purejaxppo.config import PPOConfig
 from purejaxppo.envs import make
 from purejaxppo.envs.base import Env
 from purejaxppo.envs.v5 import V5_TASKS
@@ -45,6 +46,18 @@ class LoadedPolicy:
         self.low, self.high = np.asarray(env.action_low), np.asarray(env.action_high)
         fn = make_policy_fn(spec.config, env)
         self._fn = jax.jit(lambda p, o: fn(p, o))
+
+    @classmethod
+    def of(
+        cls, env_id: str, config: PPOConfig, policy: Policy, env_kwargs: dict | None = None
+    ) -> LoadedPolicy:
+        """From a policy in memory, e.g. one seed of ``train``'s result.
+
+        ``LoadedPolicy.of("Hopper-v5", cfg, jax.tree.map(lambda x: x[0], result.policy))``
+        """
+        kwargs = dict(env_kwargs or {})
+        spec = RunSpec(env_id, kwargs, config, 1, 0, "memory", 1, 1)
+        return cls(spec, make(env_id, **kwargs), policy, 0)
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         """The action (float32, like Gymnasium's action spaces) for ``obs`` (any float dtype)."""

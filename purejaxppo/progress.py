@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import math
+import shutil
 import sys
 import threading
 
@@ -40,19 +41,14 @@ class ProgressBar:
             initial=initial,
             unit="step",
             unit_scale=True,
-            dynamic_ncols=True,
+            # a pty may report a 0 x 0 size, which hides tqdm's bar; shutil falls back to 80 x 24
+            ncols=shutil.get_terminal_size().columns,
+            nrows=shutil.get_terminal_size().lines,
             file=sys.stdout,
             disable=None,  # off when stdout is not a terminal (logs, CI)
             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]"
             "{postfix}",
         )
-
-    def start(self, done: int) -> None:
-        """Restarts the clock (after compiling) with ``done`` steps already done."""
-        with self._lock:
-            self.bar.reset(total=self.bar.total)
-            self.bar.update(done)
-            self.done = done
 
     def on_update(self, env_steps: np.ndarray, episode_return: np.ndarray, eval_return) -> None:
         """The host callback: one update of one seed is done."""

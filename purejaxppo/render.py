@@ -45,27 +45,29 @@ def render(
             f"{policy.spec.env} has no Gymnasium twin; render draws the Gymnasium v5 tasks"
         )
     env = gym.make(gid, render_mode="rgb_array", width=width, height=height)
-    frames, returns = [], []
-    try:
-        for i in range(episodes):
-            obs, _ = env.reset(seed=i)
-            frames.append(_frame(env))
-            total, done = 0.0, False
-            while not done:
-                obs, reward, terminated, truncated, _ = env.step(policy(obs))
-                total += float(reward)
-                done = terminated or truncated
-                frames.append(_frame(env))
-            returns.append(total)
-    finally:
-        env.close()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    env.reset(seed=0)
+    first = _frame(env)  # fails here, before a file is made, if there is no OpenGL
     fps = env.metadata.get("render_fps", 30)
-    imageio.mimsave(
-        out, frames, fps=fps, **({"macro_block_size": 1} if out.suffix == ".mp4" else {})
-    )
-    return out, len(frames), returns
+    options = {"macro_block_size": 1} if out.suffix == ".mp4" else {}
+    frames, returns = 0, []
+    with imageio.get_writer(out, fps=fps, **options) as writer:  # frames streamed, not kept
+        try:
+            for i in range(episodes):
+                obs, _ = env.reset(seed=i)
+                writer.append_data(first if i == 0 else _frame(env))
+                total, done, frames = 0.0, False, frames + 1
+                while not done:
+                    obs, reward, terminated, truncated, _ = env.step(policy(obs))
+                    total += float(reward)
+                    done = terminated or truncated
+                    writer.append_data(_frame(env))
+                    frames += 1
+                returns.append(total)
+        finally:
+            env.close()
+    return out, frames, returns
 
 
 def _frame(env: gym.Env) -> np.ndarray:

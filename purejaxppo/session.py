@@ -85,12 +85,20 @@ def run(
     cfg = spec.config.validate()
     env = env_of(spec)
     U, K, S = cfg.num_updates, spec.chunk_updates, spec.num_seeds
-    bar = ProgressBar(U * cfg.batch_size * S, S) if show_progress else None
-    callback = bar.on_update if (bar is not None and live_progress) else None
-    train = make_train(cfg, env, progress=callback)
+    bar: ProgressBar | None = None  # made after compiling, so it does not sit on the screen idle
+
+    def callback(*args) -> None:
+        if bar is not None:
+            bar.on_update(*args)
+
+    train = make_train(cfg, env, progress=callback if (show_progress and live_progress) else None)
 
     def chunk(runner: RunnerState, first: jax.Array):
-        runner, metrics = jax.vmap(lambda r: train.run(r, first, K))(runner)
+        if S == 1:  # the unbatched program: vmap over one seed is slower on CPU
+            one = jax.tree.map(lambda x: x[0], runner)
+            runner, metrics = jax.tree.map(lambda x: x[None], train.run(one, first, K))
+        else:
+            runner, metrics = jax.vmap(lambda r: train.run(r, first, K))(runner)
         leaves = [*jax.tree.leaves(runner.policy.params), metrics.total_loss]
         finite = jnp.all(jnp.stack([jnp.isfinite(x).all() for x in leaves]))
         return runner, metrics, finite
@@ -109,31 +117,54 @@ def run(
     compile_s = time.perf_counter() - t0
     print(
         f"  compiled in {compile_s:.1f} s ({K} update{'s' * (K > 1)} per call; "
-        f"{'not cached: live progress' if callback else 'cached for the next start'})"
+        f"{'not cached: live progress' if live_progress else 'cached for the next start'})"
     )
-    if bar is not None:
-        bar.start(start * cfg.batch_size * S)  # the clock starts after compiling
+    if show_progress:
+        bar = ProgressBar(U * cfg.batch_size * S, S, initial=start * cfg.batch_size * S)
 
-    status, done, t1 = "finished", start, time.perf_counter()
+    def finish_chunk(first: int, out) -> bool:
+        """Host work for a computed chunk (files, bar, checkpoint); False if it is not finite."""
+        new_runner, metrics, finite = out
+        metrics = jax.device_get(metrics)
+        run_dir.append_metrics(path, first, metrics)
+        run_dir.write_tensorboard(path, metrics)
+        if not bool(finite):
+            _report_nonfinite(path, metrics, first)
+            return False
+        if bar is not None and not live_progress:
+            _advance(bar, metrics)
+        if (first + K) % spec.checkpoint_every == 0 or first + K == U:
+            checkpoint.save(path, new_runner, first + K)
+        return True
+
+    # Pipelined: chunk n+1 is dispatched (JAX runs it asynchronously) before the host work of
+    # chunk n, so writing files and checkpoints overlaps the computation.
+    status, done, t1, pending = "finished", start, time.perf_counter(), None
     try:
         for n, first in enumerate(range(start, U, K)):
             if stop_after_chunks is not None and n >= stop_after_chunks:
                 raise KeyboardInterrupt
-            new_runner, metrics, finite = step_chunk(runner, jnp.asarray(first, jnp.int32))
-            metrics = jax.device_get(metrics)
-            run_dir.append_metrics(path, first, metrics)
-            run_dir.write_tensorboard(path, metrics)
-            if not bool(finite):
-                status = "nonfinite"
-                _report_nonfinite(path, metrics, first)
-                break
-            runner, done = new_runner, first + K
-            if bar is not None and not live_progress:
-                _advance(bar, metrics)
-            if done % spec.checkpoint_every == 0 or done == U:
-                checkpoint.save(path, runner, done)
+            out = step_chunk(runner, jnp.asarray(first, jnp.int32))
+            runner = out[0]
+            if pending is not None:
+                if not finish_chunk(*pending):
+                    status = "nonfinite"
+                    break
+                done = pending[0] + K
+            pending = (first, out)
+        else:
+            if pending is not None:
+                if finish_chunk(*pending):
+                    done = pending[0] + K
+                else:
+                    status = "nonfinite"
     except KeyboardInterrupt:
         status = "interrupted"
+        try:  # keep the chunk already dispatched (a second Ctrl-C abandons it)
+            if pending is not None and pending[0] == done and finish_chunk(*pending):
+                done = pending[0] + K
+        except KeyboardInterrupt:
+            pass
     finally:
         if bar is not None:
             bar.close()

@@ -10,6 +10,8 @@ import purejaxppo as pjp
 from purejaxppo.cli import main
 from purejaxppo.crosscheck import Estimate, verdict
 
+pytestmark = pytest.mark.xdist_group("pendulum_run")  # one worker trains the shared run
+
 TINY = [
     "--env", "InvertedPendulum-v5", "--total-timesteps", "1024", "--num-envs", "8",
     "--batch-size", "256", "--n-epochs", "2", "--eval-every", "4", "--eval-episodes", "16",

@@ -15,6 +15,8 @@ from purejaxppo.envs import probes, registry
 from purejaxppo.plots import FIGURES
 from purejaxppo.progress import ProgressBar
 
+pytestmark = pytest.mark.xdist_group("probe_run")  # one worker trains the shared run
+
 TINY = [
     "--total-timesteps", "2048", "--num-envs", "8", "--batch-size", "256", "--n-epochs", "2",
     "--eval-every", "4", "--eval-episodes", "2", "--crosscheck-episodes", "0", "--no-progress",
