@@ -34,7 +34,7 @@ class Train:
     seed: int = 0
     """Base PRNG seed; the seeds are split from it."""
     preset: str | None = None
-    """Hyperparameter preset (replaces the defaults; flags still override it): one of PRESETS."""
+    """Named hyperparameters replacing the defaults (flags still override): see `purejaxppo -h`."""
     backend: str = "mjx"
     """Brax's physics backend, for brax/<name> ids: mjx, generalized, positional or spring."""
     solver_iterations: int | None = None
@@ -54,8 +54,7 @@ class Train:
     progress: bool = True
     """Show a progress bar (on a terminal)."""
     live_progress: bool = False
-    """Feed the bar from inside the scan every update (a host callback: such a program is not
-    kept in JAX's persistent compilation cache, so each start compiles anew)."""
+    """Feed the bar from inside the scan at every update (then not cached: compiles each start)."""
     config: Annotated[pjp.PPOConfig, tyro.conf.arg(name="")] = dataclasses.field(
         default_factory=pjp.PPOConfig
     )

@@ -1,7 +1,13 @@
 """Named hyperparameter sets for ``purejaxppo train --preset NAME``.
 
 A preset replaces the defaults of PPOConfig; flags given on the command line still override it.
-``seed`` is the defaults themselves (the seed's hyperparameters).
+
+- ``seed``: the defaults themselves (the seed's hyperparameters).
+- ``cleanrl``: the hyperparameters of CleanRL's ``ppo_continuous_action.py`` (separate 64x64 tanh
+  actor and critic, learning rate 3e-4 annealed, no entropy bonus, clipped value loss, initial
+  log std 0, 2048 transitions per update in minibatches of 64 for 10 epochs), for comparisons
+  with its published MuJoCo figures. One difference: 16 envs x 128 steps per rollout where
+  CleanRL steps 1 env for 2048.
 """
 
 from __future__ import annotations
@@ -12,6 +18,14 @@ from purejaxppo.config import ConfigError, PPOConfig
 
 PRESETS: dict[str, dict[str, object]] = {
     "seed": {},
+    "cleanrl": {
+        "total_timesteps": 1_000_000,
+        "shared_network": False,
+        "anneal_lr": True,
+        "entropy_coeff": 0.0,
+        "clip_value": True,
+        "log_std_init": 0.0,
+    },
 }
 
 
