@@ -94,7 +94,11 @@ class Render:
     episodes: int = 1
     """Episodes, one after the other."""
     width: int = 640
+    """Frame width in pixels."""
     height: int = 480
+    """Frame height in pixels."""
+    camera: str | None = None
+    """A camera of the XML by name, or 'default' (Gymnasium's); None: 'track' where it exists."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,7 +209,7 @@ def run_render(args: Render) -> None:
     from purejaxppo.render import render
 
     out, frames, returns = render(
-        args.run_dir, args.out, args.seed_index, args.episodes, args.width, args.height
+        args.run_dir, args.out, args.seed_index, args.episodes, args.width, args.height, args.camera
     )
     rets = ", ".join(f"{r:.1f}" for r in returns)
     print(f"wrote {out}: {frames} frames; episode returns (C MuJoCo) {rets}")

@@ -1,9 +1,10 @@
 """``purejaxppo render``: a video of a saved policy in Gymnasium's own task (C MuJoCo).
 
-Frames come from Gymnasium's renderer (its camera for each task), which needs OpenGL. Without a
-display, MuJoCo renders off-screen through EGL (GPU or Mesa's software EGL) or OSMesa, chosen by
-the ``MUJOCO_GL`` environment variable; the CLI sets ``MUJOCO_GL=egl`` when there is no display
-and the variable is unset.
+Frames come from Gymnasium's renderer, which needs OpenGL. The camera is the XML's ``track``
+camera (it follows the robot's centre of mass) where the task has one, else Gymnasium's
+default. Without a display, MuJoCo renders off-screen through EGL (GPU or Mesa's software EGL)
+or OSMesa, chosen by the ``MUJOCO_GL`` environment variable; the CLI sets ``MUJOCO_GL=egl``
+when there is no display and the variable is unset.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import imageio.v2 as imageio
+import mujoco
 import numpy as np
 
 from purejaxppo.crosscheck import gymnasium_id, load_policy
@@ -31,7 +33,13 @@ class RenderError(RuntimeError):
 
 
 def render(
-    run: Path, out: Path, seed: int = 0, episodes: int = 1, width: int = 640, height: int = 480
+    run: Path,
+    out: Path,
+    seed: int = 0,
+    episodes: int = 1,
+    width: int = 640,
+    height: int = 480,
+    camera: str | None = None,
 ) -> tuple[Path, int, list[float]]:
     """Writes ``episodes`` deterministic episodes of one seed's policy to ``out`` (mp4, gif...).
 
@@ -44,7 +52,12 @@ def render(
         raise RenderError(
             f"{policy.spec.env} has no Gymnasium twin; render draws the Gymnasium v5 tasks"
         )
-    env = gym.make(gid, render_mode="rgb_array", width=width, height=height)
+    if camera is None:
+        model = gym.make(gid).unwrapped.model
+        has_track = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "track") >= 0
+        camera = "track" if has_track else "default"
+    view = {} if camera == "default" else {"camera_name": camera}
+    env = gym.make(gid, render_mode="rgb_array", width=width, height=height, **view)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     env.reset(seed=0)

@@ -168,9 +168,7 @@ def test_unknown_preset_names_the_known_ones():
 
 
 def test_preset_sets_defaults_and_flags_still_override(tmp_path):
-    path = _train(
-        tmp_path, "--env", "probe/constant", "--preset", "cleanrl", "--no-anneal-lr"
-    )
+    path = _train(tmp_path, "--env", "probe/constant", "--preset", "cleanrl", "--no-anneal-lr")
     cfg = json.loads((path / "run.json").read_text())["config"]
     assert cfg["shared_network"] is False and cfg["clip_value"] is True  # from the preset
     assert cfg["entropy_coeff"] == 0.0 and cfg["log_std_init"] == 0.0
