@@ -9,6 +9,9 @@ auto-reset). The ratio trainer / raw is the share of env throughput the trainer 
     uv run python benchmarks/throughput.py --session             # + the CLI's way of running:
                                                                  # chunks, CSV, TensorBoard,
                                                                  # checkpoints (purejaxppo.session)
+    uv run python benchmarks/throughput.py --peers sb3 brax      # + Stable-Baselines3 and Brax's
+                                                                 # ppo.train, each in its own env
+                                                                 # (benchmarks/peers/setup.sh)
     uv run python benchmarks/throughput.py --all-tasks           # raw steps/s of every v5 task
                                                                  # (MJX batches beside C MuJoCo)
 """
@@ -142,6 +145,31 @@ def measure(
     }
 
 
+PEERS = {
+    "sb3": ("benchmarks/.peers/sb3/bin/python", "benchmarks/peers/sb3_ppo.py"),
+    "brax": ("benchmarks/.peers/brax/bin/python", "benchmarks/peers/brax_ppo.py"),
+}
+
+
+def run_peer(name: str, env_id: str, steps: int) -> dict:
+    """Runs a peer trainer in its own environment; its last output line is a JSON result."""
+    import subprocess
+    import sys
+
+    python, script = PEERS[name]
+    if not Path(python).exists():
+        sys.exit(f"{python} is missing: make it with `bash benchmarks/peers/setup.sh {name}`")
+    done = subprocess.run(
+        [python, script, "--env", env_id, "--steps", str(steps)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+    )
+    if done.returncode != 0:
+        sys.exit(f"{name} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--env", default="HalfCheetah-v5")
@@ -151,6 +179,13 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
     p.add_argument("--session", action="store_true", help="also time the CLI's chunked run")
+    p.add_argument(
+        "--peers",
+        nargs="*",
+        default=[],
+        choices=sorted(PEERS),
+        help="also run these trainers (each in its own environment) on the same env",
+    )
     p.add_argument("--solver-iterations", type=int, default=None, help="MJX solver cap (v5)")
     p.add_argument("--ls-iterations", type=int, default=None, help="MJX line-search cap (v5)")
     p.add_argument(
@@ -197,9 +232,35 @@ def main() -> None:
             f"  session : {r['session_steps_per_s']:10.0f} steps/s   (chunks, CSV, TensorBoard, "
             f"checkpoints); session / trainer: {r['session_over_trainer']:.2f}"
         )
+    if a.peers:
+        r["peers"] = compare_peers(a.peers, a.env, env_kwargs, cfg, a.seeds)
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(r, indent=2))
+
+
+def compare_peers(
+    peers: list[str], env_id: str, env_kwargs: dict, cfg: pjp.PPOConfig, seeds: int
+) -> dict:
+    """Each peer beside purejaxppo at the peer's batch shape, in this one run."""
+    out = {}
+    steps = cfg.num_updates * cfg.batch_size
+    for name in peers:
+        # Brax's trainer takes minibatches of whole 128-step unrolls: match its 128 here
+        ours_cfg = cfg.replace(minibatch_size=128) if name == "brax" else cfg
+        peer = run_peer(name, env_id, steps if name == "sb3" else 2 * steps)
+        ours = measure(env_id, env_kwargs, ours_cfg, seeds)["trainer_steps_per_s"]
+        out[name] = {
+            "peer": peer,
+            "purejaxppo_steps_per_s": ours,
+            "purejaxppo_minibatch_size": ours_cfg.minibatch_size,
+            "speedup": ours / peer["steps_per_s"],
+        }
+        print(
+            f"  vs {peer['trainer']:18s}: {peer['steps_per_s']:8.0f} steps/s; purejaxppo "
+            f"(minibatch {ours_cfg.minibatch_size}) {ours:8.0f} = {ours / peer['steps_per_s']:.2f}x"
+        )
+    return out
 
 
 if __name__ == "__main__":

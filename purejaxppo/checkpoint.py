@@ -7,7 +7,8 @@ Each checkpoint holds three items:
   leading seed axis: everything ``--resume`` needs to continue exactly where the run stopped;
 - ``policy``: the :class:`~purejaxppo.train.Policy` of every seed (parameters and observation
   statistics), small, for :func:`purejaxppo.load_policy`;
-- ``meta``: ``{"next_update": int}``.
+- ``meta``: ``{"next_update": int, "run": ...}``, the run's spec (env, seeds, the full config),
+  so that a checkpoint copied elsewhere still says what it is.
 
 Orbax does not store zero-size arrays (``mjx.Data`` has several, e.g. ``act`` of a model without
 actuator state), so each item is stored as ``{leaf index: array}`` over its non-empty leaves and
@@ -54,15 +55,15 @@ def _unpack(packed: dict[str, Any], abstract: Any) -> Any:
     return jax.tree.unflatten(treedef, out)
 
 
-def save(run_dir: Path, runner: RunnerState, next_update: int) -> None:
-    """Writes the checkpoint taken after updates ``0 .. next_update - 1``."""
+def save(run_dir: Path, runner: RunnerState, next_update: int, run: dict | None = None) -> None:
+    """Writes the checkpoint taken after updates ``0 .. next_update - 1`` (``run``: run.json)."""
     with _manager(run_dir) as mgr:
         mgr.save(
             next_update,
             args=ocp.args.Composite(
                 runner=ocp.args.StandardSave(_pack(runner)),
                 policy=ocp.args.StandardSave(_pack(runner.policy)),
-                meta=ocp.args.JsonSave({"next_update": int(next_update)}),
+                meta=ocp.args.JsonSave({"next_update": int(next_update), "run": run or {}}),
             ),
             force=True,
         )

@@ -16,6 +16,7 @@ callback inside the scan instead (``make_train(progress=...)``): per-update prog
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -82,6 +83,7 @@ def run(
         stop_after_chunks: stop after this many chunks as if interrupted (for tests).
     """
     spec = run_dir.read_spec(path)
+    run_json = json.loads((path / run_dir.RUN_FILE).read_text())
     cfg = spec.config.validate()
     env = env_of(spec)
     U, K, S = cfg.num_updates, spec.chunk_updates, spec.num_seeds
@@ -134,7 +136,7 @@ def run(
         if bar is not None and not live_progress:
             _advance(bar, metrics)
         if (first + K) % spec.checkpoint_every == 0 or first + K == U:
-            checkpoint.save(path, new_runner, first + K)
+            checkpoint.save(path, new_runner, first + K, run_json)
         return True
 
     # Pipelined: chunk n+1 is dispatched (JAX runs it asynchronously) before the host work of

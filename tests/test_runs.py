@@ -173,3 +173,9 @@ def test_preset_sets_defaults_and_flags_still_override(tmp_path):
     assert cfg["shared_network"] is False and cfg["clip_value"] is True  # from the preset
     assert cfg["entropy_coeff"] == 0.0 and cfg["log_std_init"] == 0.0
     assert cfg["total_timesteps"] == 2048 and cfg["anneal_lr"] is False  # flags win
+
+
+def test_checkpoint_carries_the_config(probe_run):
+    meta = json.loads((probe_run / "checkpoints" / str(UPDATES) / "meta" / "metadata").read_text())
+    assert meta["next_update"] == UPDATES
+    assert meta["run"]["config"]["batch_size"] == 256 and meta["run"]["env"] == "probe/action"
