@@ -256,6 +256,9 @@ def main(argv: list[str] | None = None) -> None:
             run_envs()
     except (pjp.ConfigError, pjp.envs.UnknownEnvError, run_dir.RunDirError, RenderError) as e:
         raise SystemExit(f"error: {e}") from None
+    except KeyboardInterrupt:  # outside the training loop (which handles its own): compiling
+        print("\ninterrupted", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 def _preset_arg(argv: list[str]) -> str | None:
