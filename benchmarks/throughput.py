@@ -248,7 +248,7 @@ def compare_peers(
     for name in peers:
         # Brax's trainer takes minibatches of whole 128-step unrolls: match its 128 here
         ours_cfg = cfg.replace(minibatch_size=128) if name == "brax" else cfg
-        peer = run_peer(name, env_id, steps if name == "sb3" else 2 * steps)
+        peer = run_peer(name, env_id, steps if name == "sb3" else 3 * steps)
         ours = measure(env_id, env_kwargs, ours_cfg, seeds)["trainer_steps_per_s"]
         out[name] = {
             "peer": peer,

@@ -7,8 +7,8 @@ limit, auto-reset to a stored first state, vmap) go around it, as in any Brax ru
 
 Batch shape: 16 envs, 2048 transitions per update (unroll_length 128 x 16), 16 minibatches of
 128 transitions, 10 epochs; 64x64 tanh networks; lr 3e-4, entropy 0.01, gamma 0.99, lambda 0.95,
-clip 0.2. Timing: ``num_evals=3``, so ``progress_fn`` runs before training, after the first half
-(which includes compiling) and at the end; the second half is the timed part.
+clip 0.2. Timing: ``num_evals=4`` without evaluations, so ``progress_fn`` runs after each
+third of the run; the last third (compiled by then) is the timed part.
 
     benchmarks/.peers/brax/bin/python benchmarks/peers/brax_ppo.py --env HalfCheetah-v5
 """
@@ -63,7 +63,7 @@ class AsBraxEnv(BraxEnv):
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--env", default="HalfCheetah-v5")
-    p.add_argument("--steps", type=int, default=2048 * 20, help="env steps in all (two halves)")
+    p.add_argument("--steps", type=int, default=2048 * 30, help="env steps in all (three thirds)")
     p.add_argument("--num-envs", type=int, default=16)
     a = p.parse_args()
     env = AsBraxEnv(a.env)
@@ -91,7 +91,8 @@ def main() -> None:
         num_updates_per_batch=10,
         normalize_observations=True,
         network_factory=network_factory,
-        num_evals=3,
+        num_evals=4,
+        run_evals=False,  # timing the training alone (purejaxppo is timed without evaluation)
         num_eval_envs=a.num_envs,
         seed=0,
         progress_fn=lambda step, metrics: times.append((time.perf_counter(), step)),
