@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import jax
+import numpy as np
 import tyro
 
 import purejaxppo as pjp
@@ -178,18 +179,21 @@ def _final_crosscheck(path: Path, spec: run_dir.RunSpec, metrics, episodes: int)
     """The final policies in Gymnasium beside their last MJX evaluation (no new compile)."""
     n = spec.config.eval_episodes
     last = {k: metrics[k][:, -1] for k in ("eval_return", "eval_return_std")}
-    if all(map(lambda x: x == x, last["eval_return"])) and n > 1:  # evaluated at the end
+    loaded = None
+    if np.isfinite(last["eval_return"]).all() and n > 1:  # evaluated at the end
         ests = [Estimate(float(m), float(s), n) for m, s in zip(*last.values(), strict=True)]
     else:
-        s, env, policies, _ = load_policies(path)
+        loaded = load_policies(path)
+        s, env, policies, _ = loaded
         ests = [Estimate.of(r) for r in mjx_returns(s, env, policies, episodes)]
-    report.print_crosscheck(cross_check(path, ests, episodes))
+    report.print_crosscheck(cross_check(path, ests, episodes, loaded))
 
 
 def run_eval(args: Eval) -> dict:
     """MJX returns per seed; with backend gymnasium also C MuJoCo's and the verdict."""
     pjp.enable_compilation_cache()
-    spec, env, policies, step = load_policies(args.run_dir)
+    loaded = load_policies(args.run_dir)
+    spec, env, policies, step = loaded
     print(
         f"purejaxppo eval: {spec.env}, checkpoint at update {step}, {args.episodes} episodes/seed"
     )
@@ -199,7 +203,7 @@ def run_eval(args: Eval) -> dict:
         for s, e in enumerate(ests):
             print(f"  seed {s}: MJX {e}")
         return {"mjx": [dataclasses.asdict(e) for e in ests]}
-    out = cross_check(args.run_dir, ests, args.episodes)
+    out = cross_check(args.run_dir, ests, args.episodes, loaded)
     report.print_crosscheck(out)
     return out
 

@@ -10,6 +10,7 @@ statistically detectable).
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -179,20 +180,24 @@ def verdict(mjx: Estimate, gym_: Estimate) -> tuple[bool, str]:
     )
 
 
-def cross_check(run_dir: Path, mjx_estimates: list[Estimate], episodes: int) -> dict:
+def cross_check(
+    run_dir: Path,
+    mjx_estimates: list[Estimate],
+    episodes: int,
+    loaded: tuple[RunSpec, Env, Policy, int] | None = None,
+) -> dict:
     """Gymnasium episodes for every seed, beside the given MJX estimates; the JSON it writes.
 
     Args:
         run_dir: the run (its newest checkpoint is used).
         mjx_estimates: one MJX estimate per seed, of the same checkpoint's policies.
         episodes: Gymnasium episodes per seed.
+        loaded: what :func:`load_policies` gave for ``run_dir``, if the caller has it already.
 
     Returns:
         The report, also written to ``<run_dir>/crosscheck.json``.
     """
-    import json
-
-    spec, env, policies, step = load_policies(run_dir)
+    spec, env, policies, step = loaded or load_policies(run_dir)
     report: dict = {"env": spec.env, "next_update": step, "seeds": []}
     gid = gymnasium_id(spec)
     if gid is None:
