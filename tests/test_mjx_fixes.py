@@ -1,6 +1,7 @@
 """The plane-capsule contact-frame fix against C MuJoCo, on a tilted capsule resting on a plane."""
 
 import jax
+import jax.numpy as jnp
 import mujoco
 import numpy as np
 import pytest
@@ -85,3 +86,30 @@ def test_tree_level_barriers_change_no_value():
     assert scan._nvmap is stock_nvmap  # put back afterwards
     for name in ("xpos", "xquat", "xanchor", "geom_xpos", "site_xpos"):
         np.testing.assert_allclose(getattr(fixed, name), getattr(stock, name), atol=1e-6)
+
+
+def test_line_search_while_loop_equals_mjx_scan_under_vmap():
+    """Batched searches that stop after different numbers of steps give MJX's scan's results."""
+    from mujoco.mjx._src import solver
+
+    from purejaxppo.envs.mjx_fixes import while_loop_line_search, while_loop_with_limit
+
+    def cond(v):  # run while below the target: 0, 3, 7, and 40 (past the limit) steps
+        return v[0] < v[1]
+
+    def body(v):
+        return (v[0] + 1.0, v[1], v[2] * 1.5 + v[0])
+
+    init = (jnp.zeros(4), jnp.array([0.0, 3.0, 7.0, 40.0]), jnp.ones(4))
+    for limit in (10, 50):
+        ours = jax.jit(jax.vmap(lambda v, n=limit: while_loop_with_limit(cond, body, v, n)))(init)
+        stock = jax.jit(jax.vmap(lambda v, n=limit: solver._while_loop_scan(cond, body, v, n)))(
+            init
+        )
+        for a, b in zip(ours, stock, strict=True):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(ours[0], np.minimum([0.0, 3.0, 7.0, 40.0], limit))
+    before = solver._while_loop_scan
+    with while_loop_line_search():
+        assert solver._while_loop_scan is while_loop_with_limit
+    assert solver._while_loop_scan is before
