@@ -82,7 +82,10 @@ def test_tree_level_barriers_change_no_value():
     stock_nvmap = scan._nvmap
     stock = jax.jit(mjx.kinematics)(env.model, data)
     with tree_level_barriers():
-        fixed = jax.jit(mjx.kinematics)(env.model, data)
+        # a new function, so that jit traces it anew (with the barriers) rather than reuse
+        fixed = jax.jit(lambda m, d: mjx.kinematics(m, d))(env.model, data)
+        hlo = jax.jit(lambda m, d: mjx.kinematics(m, d)).lower(env.model, data).as_text()
+    assert "optimization_barrier" in hlo
     assert scan._nvmap is stock_nvmap  # put back afterwards
     for name in ("xpos", "xquat", "xanchor", "geom_xpos", "site_xpos"):
         np.testing.assert_allclose(getattr(fixed, name), getattr(stock, name), atol=1e-6)
@@ -113,3 +116,41 @@ def test_line_search_while_loop_equals_mjx_scan_under_vmap():
     with while_loop_line_search():
         assert solver._while_loop_scan is while_loop_with_limit
     assert solver._while_loop_scan is before
+
+
+RK4_XML = """
+<mujoco>
+  <option integrator="RK4" timestep="0.01" gravity="0 0 -9.81"/>
+  <worldbody>
+    <body pos="0 0 1"><freejoint/><geom type="box" size="0.3 0.1 0.05"/>
+      <body pos="0.4 0 0"><joint type="ball"/><geom type="capsule" size="0.05 0.2"/></body>
+    </body>
+  </worldbody>
+</mujoco>
+"""
+
+
+def test_rk4_of_free_and_ball_joints_matches_c():
+    """A tumbling free body with a ball-jointed arm: 20 RK4 steps, MJX with the fix against C."""
+    from purejaxppo.envs.mjx_rk4 import c_rk4_for_rotations
+
+    model = mujoco.MjModel.from_xml_string(RK4_XML)
+    data = mujoco.MjData(model)
+    data.qvel[:] = [0.3, -0.2, 1.0, 6.0, -4.0, 9.0, 5.0, -7.0, 3.0]  # fast, off-axis spin
+    start = (data.qpos.copy(), data.qvel.copy())
+    for _ in range(20):
+        mujoco.mj_step(model, data)
+
+    with jax.enable_x64(True):
+        mx = mjx.put_model(model)
+        d0 = mjx.make_data(mx).replace(qpos=jnp.asarray(start[0]), qvel=jnp.asarray(start[1]))
+
+        def run(d):
+            return jax.lax.fori_loop(0, 20, lambda _, d: mjx.step(mx, d), d)
+
+        with c_rk4_for_rotations():
+            fixed = jax.jit(run)(d0)
+        stock = jax.jit(lambda d: run(d))(d0)  # a new function: traced anew, without the fix
+    for name in ("qpos", "qvel"):
+        np.testing.assert_allclose(getattr(fixed, name), getattr(data, name), atol=1e-12)
+    assert np.abs(np.asarray(stock.qpos) - data.qpos).max() > 1e-7  # MJX's textbook RK4

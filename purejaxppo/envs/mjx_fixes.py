@@ -52,6 +52,8 @@ import jax.numpy as jnp
 from mujoco.mjx._src import collision_driver, collision_primitive, scan, solver
 from mujoco.mjx._src.types import GeomType
 
+from purejaxppo.envs.mjx_rk4 import c_rk4_for_rotations
+
 Array = jax.Array
 T = TypeVar("T")
 _MJMINVAL = 1e-15  # C MuJoCo's mjMINVAL: below this norm mju_normalize3 returns (1, 0, 0)
@@ -140,6 +142,11 @@ def while_loop_line_search() -> Iterator[None]:
 
 @contextlib.contextmanager
 def patched() -> Iterator[None]:
-    """All three changes, for tracing our environments' physics."""
-    with c_plane_capsule_frames(), tree_level_barriers(), while_loop_line_search():
+    """These three changes and C's RK4 for free joints (``mjx_rk4``), for tracing our physics."""
+    with (
+        c_plane_capsule_frames(),
+        tree_level_barriers(),
+        while_loop_line_search(),
+        c_rk4_for_rotations(),
+    ):
         yield
