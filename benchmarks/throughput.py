@@ -14,6 +14,10 @@ auto-reset). The ratio trainer / raw is the share of env throughput the trainer 
                                                                  # (benchmarks/peers/setup.sh)
     uv run python benchmarks/throughput.py --all-tasks           # raw steps/s of every v5 task
                                                                  # (MJX batches beside C MuJoCo)
+    uv run python benchmarks/throughput.py --scaling             # against num_envs and seeds
+                                                                 # (benchmarks/scaling.py)
+
+``--out X.json`` also writes ``X.md`` (the table) and ``X.png`` (a bar chart).
 """
 
 from __future__ import annotations
@@ -193,8 +197,20 @@ def main() -> None:
         action="store_true",
         help="instead: raw steps/s of every v5 task (see benchmarks/env_speed.py)",
     )
+    p.add_argument(
+        "--scaling",
+        action="store_true",
+        help="instead: steps/s against num_envs and seeds (see benchmarks/scaling.py)",
+    )
     p.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
     a, rest = p.parse_known_args()
+    if a.scaling:
+        import sys
+
+        import scaling
+
+        sys.argv = [sys.argv[0], *rest]
+        return scaling.main()
     if a.all_tasks:
         import sys
 
@@ -235,8 +251,65 @@ def main() -> None:
     if a.peers:
         r["peers"] = compare_peers(a.peers, a.env, env_kwargs, cfg, a.seeds)
     if a.out:
+        import sys
+
+        r["command"] = "uv run python benchmarks/throughput.py " + " ".join(sys.argv[1:])
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(r, indent=2))
+        a.out.with_suffix(".md").write_text(markdown(r))
+        bar_chart(r, a.out.with_suffix(".png"))
+
+
+def rows(r: dict) -> list[tuple[str, float, str]]:
+    """(trainer, steps/s, note) of a result: raw env, purejaxppo, each peer beside our rerun."""
+    out = [
+        ("raw env (random actions)", r["raw_env_steps_per_s"], "same env, wrappers and batch"),
+        ("purejaxppo", r["trainer_steps_per_s"], f"minibatch {r['minibatch_size']}"),
+    ]
+    for name, p in r.get("peers", {}).items():
+        peer = p["peer"]
+        versions = ", ".join(f"{k} {v}" for k, v in peer.get("versions", {}).items())
+        out.append((peer["trainer"], peer["steps_per_s"], versions))
+        mb = p["purejaxppo_minibatch_size"]
+        note = f"run right after {name}, minibatch {mb}: **{p['speedup']:.2f}x** {name}"
+        out.append((f"purejaxppo (beside {name})", p["purejaxppo_steps_per_s"], note))
+    return out
+
+
+def markdown(r: dict) -> str:
+    """The result as a Markdown table."""
+    lines = [
+        f"# Throughput, {r['env']} ({r['device']}, {r['cpus']} cores)",
+        "",
+        f"`{r.get('command', '')}`",
+        "",
+        f"{r['num_envs']} envs, batch {r['batch_size']}, {r['n_epochs']} epochs, "
+        f"{r['seeds']} seed(s); compile time excluded. Trainer / raw env: {r['ratio']:.2f}.",
+        "",
+        "| trainer | env steps/s | notes |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {name} | {sps:,.0f} | {note} |" for name, sps, note in rows(r)]
+    return "\n".join(lines) + "\n"
+
+
+def bar_chart(r: dict, path: Path) -> None:
+    """Steps/s of each trainer (and the raw env), one bar each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = rows(r)
+    fig, ax = plt.subplots(figsize=(7, 0.6 * len(data) + 1.2))
+    ax.barh([d[0] for d in data][::-1], [d[1] for d in data][::-1], color="tab:blue")
+    for i, d in enumerate(data[::-1]):
+        ax.annotate(f"{d[1]:,.0f}", (d[1], i), va="center", fontsize=8)
+    ax.set_xlabel("env steps / s")
+    ax.set_title(f"{r['env']} on {r['device']} ({r['cpus']} cores)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def compare_peers(

@@ -1,0 +1,187 @@
+"""Scaling: trainer and raw env steps/s against num_envs and against the number of vmapped seeds.
+
+Each point compiles a raw-env program and a trainer of the same batch shape and times both in
+one run (best of ``--repeats``, alternating), after compiling. ``ratio`` is the trainer's
+steps/s over the raw env's at the same total env batch (seeds x num_envs), the share of env
+throughput the trainer keeps.
+
+- num_envs: rollouts of ``--rollout`` steps per env (batch = num_envs x rollout), 32 minibatches
+  per epoch, 10 epochs: the default trainer's shape (16 x 128) at other widths.
+- seeds: the default shape (16 envs, batch 2048), ``jax.vmap``-ed over seeds in one program.
+
+    uv run python benchmarks/scaling.py                              # CPU sizes
+    uv run python benchmarks/scaling.py --num-envs 2048 4096 8192 --seeds 1 8 64   # a GPU
+    uv run python benchmarks/scaling.py --quick                      # tiny sizes (CI)
+
+Writes ``benchmarks/results/scaling_<env>_<platform>.{json,md,png}`` (``--out-stem`` to change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import jax
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from throughput import compiled, raw_env_fn, run_seconds
+
+import purejaxppo as pjp
+
+
+def point(env: pjp.envs.Env, cfg: pjp.PPOConfig, seeds: int, repeats: int) -> dict:
+    """Steps/s of the trainer (``seeds`` vmapped) and of the raw env at seeds x num_envs."""
+    key = jax.random.PRNGKey(0)
+    steps = cfg.num_updates * cfg.batch_size * seeds
+    raw, raw_c = compiled(
+        raw_env_fn(env, cfg.num_envs * seeds, cfg.num_steps, cfg.num_updates), key
+    )
+    train = pjp.make_train(cfg, env)
+    args = (key,) if seeds == 1 else (jax.random.split(key, seeds),)
+    trainer, trainer_c = compiled(jax.jit(train if seeds == 1 else jax.vmap(train)), *args)
+    raw_t, trainer_t = [], []
+    for _ in range(repeats):
+        raw_t.append(run_seconds(raw, key))
+        trainer_t.append(run_seconds(trainer, *args))
+    raw_sps, trainer_sps = steps / min(raw_t), steps / min(trainer_t)
+    return {
+        "num_envs": cfg.num_envs,
+        "seeds": seeds,
+        "batch_size": cfg.batch_size,
+        "minibatch_size": cfg.minibatch_size,
+        "env_steps": steps,
+        "raw_env_steps_per_s": raw_sps,
+        "trainer_steps_per_s": trainer_sps,
+        "ratio": trainer_sps / raw_sps,
+        "raw_compile_s": raw_c,
+        "trainer_compile_s": trainer_c,
+    }
+
+
+def markdown(env_rows: list[dict], seed_rows: list[dict], meta: dict) -> str:
+    """Both tables, with the command and device."""
+    out = [f"# Scaling, {meta['env']} ({meta['device']})", "", f"`{meta['command']}`", ""]
+    for title, rows, key in (
+        ("num_envs (1 seed)", env_rows, "num_envs"),
+        ("vmapped seeds (16 envs each)", seed_rows, "seeds"),
+    ):
+        if not rows:
+            continue
+        out += [
+            f"## {title}",
+            "",
+            f"| {key} | batch | trainer steps/s | raw env steps/s | trainer / raw | compile s |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in rows:
+            out.append(
+                f"| {r[key]} | {r['batch_size']} | {r['trainer_steps_per_s']:,.0f} | "
+                f"{r['raw_env_steps_per_s']:,.0f} | {r['ratio']:.2f} | "
+                f"{r['trainer_compile_s']:.0f} |"
+            )
+        out.append("")
+    return "\n".join(out)
+
+
+def plot(env_rows: list[dict], seed_rows: list[dict], path: Path, title: str) -> None:
+    """Steps/s of trainer and raw env against num_envs and against seeds (log-log)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, rows, key, label in (
+        (axes[0], env_rows, "num_envs", "num_envs (1 seed)"),
+        (axes[1], seed_rows, "seeds", "vmapped seeds (16 envs each)"),
+    ):
+        if rows:
+            x = [r[key] for r in rows]
+            ax.plot(x, [r["trainer_steps_per_s"] for r in rows], "o-", label="trainer")
+            ax.plot(x, [r["raw_env_steps_per_s"] for r in rows], "s--", label="raw env")
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel("env steps / s (all seeds)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def show(label: str, r: dict) -> None:
+    """One line of progress."""
+    print(
+        f"{label:14s} trainer {r['trainer_steps_per_s']:9.0f}  raw {r['raw_env_steps_per_s']:9.0f}"
+        f"  ratio {r['ratio']:.2f}  (compile {r['trainer_compile_s']:.0f} s)",
+        flush=True,
+    )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--env", default="HalfCheetah-v5")
+    p.add_argument("--num-envs", nargs="*", type=int, default=[1, 4, 16, 64, 256])
+    p.add_argument("--seeds", nargs="*", type=int, default=[1, 2, 4, 8])
+    p.add_argument("--rollout", type=int, default=128, help="steps per env per update")
+    p.add_argument("--updates", type=int, default=2, help="updates timed per point")
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
+    p.add_argument("--out-stem", type=Path, default=None)
+    a = p.parse_args()
+    if a.quick:
+        a.env, a.num_envs, a.seeds, a.rollout, a.updates, a.repeats = (
+            "InvertedPendulum-v5",
+            [2, 4],
+            [2],
+            16,
+            1,
+            1,
+        )
+    pjp.enable_compilation_cache()
+    env = pjp.envs.make(a.env)
+    base = pjp.PPOConfig(eval_every=0)
+    env_rows, seed_rows = [], []
+    for n in a.num_envs:
+        batch = n * a.rollout
+        cfg = base.replace(
+            num_envs=n,
+            batch_size=batch,
+            minibatch_size=max(batch // 32, 1),
+            total_timesteps=a.updates * batch,
+        ).validate()
+        env_rows.append(point(env, cfg, 1, a.repeats))
+        show(f"num_envs {n}", env_rows[-1])
+    cfg = base.replace(total_timesteps=a.updates * base.batch_size)
+    if a.quick:
+        cfg = cfg.replace(num_envs=4, batch_size=64, minibatch_size=16, total_timesteps=64)
+    for s in a.seeds:
+        seed_rows.append(point(env, cfg.validate(), s, a.repeats))
+        show(f"seeds {s}", seed_rows[-1])
+    platform = jax.devices()[0].platform
+    stem = (
+        a.out_stem
+        or Path(__file__).parent
+        / "results"
+        / f"scaling_{a.env.lower().replace('-', '_')}_{platform}"
+    )
+    meta = {
+        "env": a.env,
+        "device": jax.devices()[0].device_kind,
+        "jax": jax.__version__,
+        "command": "uv run python benchmarks/scaling.py " + " ".join(sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(
+        json.dumps({"meta": meta, "num_envs": env_rows, "seeds": seed_rows}, indent=2)
+    )
+    stem.with_suffix(".md").write_text(markdown(env_rows, seed_rows, meta))
+    plot(env_rows, seed_rows, stem.with_suffix(".png"), f"{a.env} on {meta['device']}")
+    print(f"wrote {stem}.json, .md, .png")
+
+
+if __name__ == "__main__":
+    main()
