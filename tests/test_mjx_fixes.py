@@ -73,7 +73,7 @@ def test_tree_level_barriers_change_no_value():
     from mujoco.mjx._src import scan
 
     import purejaxppo as pjp
-    from purejaxppo.envs.mjx_fixes import tree_level_barriers
+    from purejaxppo.envs.mjx_speed import tree_level_barriers
 
     env = pjp.envs.make("Pusher-v5")
     data = mjx.make_data(env.model)
@@ -95,7 +95,7 @@ def test_line_search_while_loop_equals_mjx_scan_under_vmap():
     """Batched searches that stop after different numbers of steps give MJX's scan's results."""
     from mujoco.mjx._src import solver
 
-    from purejaxppo.envs.mjx_fixes import while_loop_line_search, while_loop_with_limit
+    from purejaxppo.envs.mjx_speed import while_loop_line_search, while_loop_with_limit
 
     def cond(v):  # run while below the target: 0, 3, 7, and 40 (past the limit) steps
         return v[0] < v[1]
@@ -154,3 +154,32 @@ def test_rk4_of_free_and_ball_joints_matches_c():
     for name in ("qpos", "qvel"):
         np.testing.assert_allclose(getattr(fixed, name), getattr(data, name), atol=1e-12)
     assert np.abs(np.asarray(stock.qpos) - data.qpos).max() > 1e-7  # MJX's textbook RK4
+
+
+def test_sequential_solver_equals_the_vmapped_one():
+    """Seeds x envs of tilted, sliding capsules: the solver env by env gives MJX's own forces."""
+    from purejaxppo.envs.mjx_speed import sequential_solver_on_cpu
+
+    model = mujoco.MjModel.from_xml_string(XML)
+    mx = mjx.put_model(model)
+    qpos, qvel = [], []
+    for k in range(6):  # different tilts, depths and velocities: different solver iterations
+        data = tilted_state(model, 10.0 * k + 5.0, azimuth=40.0 * k)
+        data.qpos[2] -= 2e-3 * k
+        qpos.append(data.qpos.copy())
+        qvel.append(np.array([0.5 * k, -0.3, -0.2 * k, 1.0, -k, 0.5]))
+    qpos = jnp.asarray(np.array(qpos).reshape(2, 3, 7), jnp.float32)
+    qvel = jnp.asarray(np.array(qvel).reshape(2, 3, 6), jnp.float32)
+
+    def qacc(q, v):
+        return mjx.forward(mx, mjx.make_data(mx).replace(qpos=q, qvel=v)).qacc
+
+    stock = jax.jit(jax.vmap(jax.vmap(qacc)))(qpos, qvel)
+    with sequential_solver_on_cpu():
+        f = jax.vmap(jax.vmap(lambda q, v: qacc(q, v)))  # a new function: traced anew
+        seq = jax.jit(f)(qpos, qvel)
+        seq_jaxpr = str(jax.make_jaxpr(f)(qpos, qvel))
+    stock_jaxpr = str(jax.make_jaxpr(jax.vmap(jax.vmap(lambda q, v: qacc(q, v))))(qpos, qvel))
+    assert seq_jaxpr.count("scan[") > stock_jaxpr.count("scan[")  # the env-by-env lax.map
+    assert np.abs(np.asarray(stock)).max() > 1.0  # contacts push: the solver had work to do
+    np.testing.assert_allclose(seq, stock, rtol=1e-5, atol=1e-4)

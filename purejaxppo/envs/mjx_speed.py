@@ -1,0 +1,140 @@
+"""Scoped changes to how MJX's programs are built: the same values, computed faster.
+
+Made while our environments are traced (``mjx_fixes.patched``), undone after.
+
+**One fusion barrier per tree level.** MJX walks the kinematic tree one depth level at a time
+(``scan.body_tree``), and for a chain each level is a handful of scalar quaternion products of
+the level above. XLA's CPU backend fuses the whole chain into one loop and, emitting each
+element on demand, recomputes every parent element for every child element that reads it, so
+the work grows about fourfold per level: Pusher-v5's 10-deep arm took 1.7 s per
+``mjx.kinematics`` call (Hopper: 0.9 ms). :func:`tree_level_barriers` puts each level's result
+behind ``jax.lax.optimization_barrier``, which stops fusion across levels and changes no value:
+Pusher's kinematics then takes 0.7 ms. For the shallow trees it is neutral: steps/s at 16 envs
+with/without it, HalfCheetah 0.97, Hopper 0.99, Walker2d 1.02, InvertedDoublePendulum 1.00,
+Swimmer 0.99 (one run, best of 2; the differences are within this machine's noise).
+
+**The line search as a while loop.** MJX's constraint solver runs its line search through
+``solver._while_loop_scan``: a ``scan`` of ``ls_iterations`` steps (50 in Gymnasium's XMLs),
+each a ``lax.cond`` that does nothing once the search has converged; a scan can be
+differentiated in reverse mode, a while loop cannot. We never differentiate through the physics.
+Under ``vmap`` the ``cond`` becomes a ``select`` that evaluates the line-search step in every one of
+the 50 iterations for every env, although the searches converge in a few; and even unbatched the
+scan costs its full length in loop overhead on CPU. :func:`while_loop_line_search` runs the same
+iterations in a ``lax.while_loop`` that stops when every search in the batch has converged (or at
+``ls_iterations``): the same steps, on the same values. HalfCheetah-v5's env steps/s on this CPU:
+1 env 738 -> 2,560, 16 envs 1,993 -> 3,934, 128 envs 824 -> 1,592 (one run,
+``benchmarks/env_speed.py``).
+
+**The constraint solver one env at a time, on a CPU.** Even with that, a ``vmap``-ed solver is
+a batched ``while_loop``: every env runs as many Newton iterations (and line-search steps) as
+the slowest env of the batch, on selects, so the cost per env grows with the batch: HalfCheetah's
+solve took 36 us per env at 16 envs and 150 us at 48 (3 seeds of 16). On a CPU, vector lanes
+gain little on the solver's small matrices, so :func:`sequential_solver_on_cpu` gives
+``solver.solve`` a batching rule (``jax.custom_batching.custom_vmap``) that runs it with
+``lax.map``, each env to its own convergence: 28-42 us per env at any batch. The rest of the
+step stays vectorised. HalfCheetah-v5 env steps/s: 16 envs 3,607 -> 5,613, 48 envs
+1,745 -> 5,367, 128 envs 1,688 -> 4,797 (one run). On GPUs and TPUs the solver stays vmapped.
+
+The parity suite (against C MuJoCo) runs with all of these.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import jax
+import jax.numpy as jnp
+from mujoco.mjx._src import scan, solver
+
+Array = jax.Array
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def tree_level_barriers() -> Iterator[None]:
+    """While active, each level of MJX's tree walks is computed once, not fused into the next."""
+    original = scan._nvmap
+
+    def nvmap_with_barrier(f, *args):
+        return jax.lax.optimization_barrier(original(f, *args))
+
+    scan._nvmap = nvmap_with_barrier
+    try:
+        yield
+    finally:
+        scan._nvmap = original
+
+
+def while_loop_with_limit(
+    cond_fun: Callable[[T], Array], body_fun: Callable[[T], T], init_val: T, max_iter: int
+) -> T:
+    """``body_fun`` while ``cond_fun`` holds, at most ``max_iter`` times, in a ``lax.while_loop``.
+
+    The result of MJX's ``solver._while_loop_scan(cond_fun, body_fun, init_val, max_iter)``.
+    """
+
+    def cond(carry: tuple[T, Array]) -> Array:
+        val, it = carry
+        return jnp.logical_and(cond_fun(val), it < max_iter)
+
+    def body(carry: tuple[T, Array]) -> tuple[T, Array]:
+        val, it = carry
+        return body_fun(val), it + 1
+
+    return jax.lax.while_loop(cond, body, (init_val, jnp.zeros((), jnp.int32)))[0]
+
+
+@contextlib.contextmanager
+def while_loop_line_search() -> Iterator[None]:
+    """While active, MJX's solver line search stops when converged instead of scanning 50 steps."""
+    original = solver._while_loop_scan
+    solver._while_loop_scan = while_loop_with_limit
+    try:
+        yield
+    finally:
+        solver._while_loop_scan = original
+
+
+def _sequential_solve(original: Callable) -> Callable:
+    """``original(m, d)``, batched by ``lax.map`` over the env axis instead of vectorised."""
+
+    def solve(m, d):
+        @jax.custom_batching.custom_vmap
+        def one(d):
+            return original(m, d)
+
+        @one.def_vmap
+        def batched(axis_size: int, in_batched: list, d):
+            def full(x: Array, is_batched: bool) -> Array:
+                return x if is_batched else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
+
+            d = jax.tree.map(full, d, in_batched[0])
+            out = jax.lax.map(one, d)  # inside: unbatched, or batched again by an outer vmap
+            return out, jax.tree.map(lambda _: True, out)
+
+        return one(d)
+
+    return solve
+
+
+@contextlib.contextmanager
+def sequential_solver_on_cpu() -> Iterator[None]:
+    """While active (and the default backend is a CPU), a vmapped solver runs env by env."""
+    if jax.default_backend() != "cpu":
+        yield
+        return
+    original = solver.solve
+    solver.solve = _sequential_solve(original)
+    try:
+        yield
+    finally:
+        solver.solve = original
+
+
+@contextlib.contextmanager
+def all_speedups() -> Iterator[None]:
+    """The three changes above."""
+    with tree_level_barriers(), while_loop_line_search(), sequential_solver_on_cpu():
+        yield
