@@ -111,7 +111,7 @@ def _sequential_solve(original: Callable) -> Callable:
                 return x if is_batched else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
 
             d = jax.tree.map(full, d, in_batched[0])
-            out = jax.lax.map(one, d)  # inside: unbatched, or batched again by an outer vmap
+            out = jax.lax.map(lambda x: original(m, x), d)  # an outer vmap batches the body
             return out, jax.tree.map(lambda _: True, out)
 
         return one(d)
