@@ -119,10 +119,23 @@ def _sequential_solve(original: Callable) -> Callable:
     return solve
 
 
+_SEQUENTIAL = [True]  # switched off by vmapped_solver()
+
+
+@contextlib.contextmanager
+def vmapped_solver() -> Iterator[None]:
+    """While active, programs traced keep MJX's vmapped solver (it compiles about twice faster)."""
+    _SEQUENTIAL[0] = False
+    try:
+        yield
+    finally:
+        _SEQUENTIAL[0] = True
+
+
 @contextlib.contextmanager
 def sequential_solver_on_cpu() -> Iterator[None]:
     """While active (and the default backend is a CPU), a vmapped solver runs env by env."""
-    if jax.default_backend() != "cpu":
+    if jax.default_backend() != "cpu" or not _SEQUENTIAL[0]:
         yield
         return
     original = solver.solve
