@@ -5,11 +5,14 @@ Random actions, auto-reset, one process, one run; compile time excluded (and rep
     uv run python benchmarks/env_speed.py                           # all tasks, batch 1 16 128
     uv run python benchmarks/env_speed.py --envs Hopper-v5 --batch-sizes 16 --seconds 1
     uv run python benchmarks/env_speed.py --solver-iterations 4 --ls-iterations 8
+    uv run python benchmarks/env_speed.py --envs HalfCheetah-v5 --batch-sizes 16 48 --vmapped-solver
+        # MJX's own vmapped solver instead of ours env by env (the before/after of mjx_speed.py)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -18,6 +21,7 @@ import gymnasium as gym
 import jax
 
 import purejaxppo as pjp
+from purejaxppo.envs.mjx_speed import vmapped_solver
 from purejaxppo.envs.v5 import V5_TASKS
 
 
@@ -68,6 +72,7 @@ def main() -> None:
     p.add_argument("--env-steps", type=int, default=4096, help="MJX steps timed per batch size")
     p.add_argument("--solver-iterations", type=int, default=None)
     p.add_argument("--ls-iterations", type=int, default=None)
+    p.add_argument("--vmapped-solver", action="store_true", help="keep MJX's vmapped solver")
     p.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
     a = p.parse_args()
     pjp.enable_compilation_cache()
@@ -83,7 +88,8 @@ def main() -> None:
             "mjx": {},
         }
         for b in a.batch_sizes:
-            sps, compile_s = mjx_steps_per_s(env, b, max(a.env_steps // b, 16))
+            with vmapped_solver() if a.vmapped_solver else contextlib.nullcontext():
+                sps, compile_s = mjx_steps_per_s(env, b, max(a.env_steps // b, 16))
             row["mjx"][b] = {"steps_per_s": sps, "compile_s": compile_s}
         rows.append(row)
         cells = " ".join(f"{row['mjx'][b]['steps_per_s']:10.0f}" for b in a.batch_sizes)
@@ -92,6 +98,7 @@ def main() -> None:
             f"{env_id:28s} {row['gymnasium_steps_per_s']:10.0f} {cells}   ({compiles})", flush=True
         )
     meta = {"device": jax.devices()[0].device_kind, "jax": jax.__version__, **physics}
+    meta["vmapped_solver"] = a.vmapped_solver
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
