@@ -87,3 +87,9 @@ def test_verdict_rule():
     ok, why = verdict(Estimate(1000.0, 10.0, 10), Estimate(800.0, 10.0, 10))
     assert not ok and "DISAGREE" in why
     assert math.isclose(Estimate(0.0, 1.0, 10).half_width, 2.2622 / math.sqrt(10), rel_tol=1e-4)
+
+
+def test_the_shared_run_is_trained_once(request):
+    """Under ``-n 2 --dist loadgroup`` this module's tests go to one worker (pytest-xdist#1386)."""
+    if getattr(request.config.option, "loadgroup", False):
+        assert request.node.nodeid.endswith("@pendulum_run"), request.node.nodeid
