@@ -132,7 +132,7 @@ RK4_XML = """
 
 def test_rk4_of_free_and_ball_joints_matches_c():
     """A tumbling free body with a ball-jointed arm: 20 RK4 steps, MJX with the fix against C."""
-    from purejaxppo.envs.mjx_rk4 import c_rk4_for_rotations
+    from purejaxppo.envs.mjx_rk4 import c_rk4
 
     model = mujoco.MjModel.from_xml_string(RK4_XML)
     data = mujoco.MjData(model)
@@ -148,7 +148,7 @@ def test_rk4_of_free_and_ball_joints_matches_c():
         def run(d):
             return jax.lax.fori_loop(0, 20, lambda _, d: mjx.step(mx, d), d)
 
-        with c_rk4_for_rotations():
+        with c_rk4():
             fixed = jax.jit(run)(d0)
         stock = jax.jit(lambda d: run(d))(d0)  # a new function: traced anew, without the fix
     for name in ("qpos", "qvel"):

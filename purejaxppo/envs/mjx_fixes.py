@@ -29,7 +29,7 @@ from mujoco.mjx._src import collision_driver, collision_primitive
 from mujoco.mjx._src.types import GeomType
 
 from purejaxppo.envs import mjx_speed
-from purejaxppo.envs.mjx_rk4 import c_rk4_for_rotations
+from purejaxppo.envs.mjx_rk4 import c_rk4
 
 Array = jax.Array
 _MJMINVAL = 1e-15  # C MuJoCo's mjMINVAL: below this norm mju_normalize3 returns (1, 0, 0)
@@ -74,5 +74,5 @@ def c_plane_capsule_frames() -> Iterator[None]:
 @contextlib.contextmanager
 def patched() -> Iterator[None]:
     """All the changes (physics and speed), for tracing our environments' physics."""
-    with c_plane_capsule_frames(), c_rk4_for_rotations(), mjx_speed.all_speedups():
+    with c_plane_capsule_frames(), c_rk4(), mjx_speed.all_speedups():
         yield
