@@ -1,9 +1,11 @@
 """Returns at fixed budgets, scored in Gymnasium's own tasks (C MuJoCo), beside published figures.
 
-For each env and budget: ``--seeds`` seeds vmapped in one run (the CLI's way: a run directory
-with checkpoints), then the final policy of every seed run for ``--episodes`` deterministic
-episodes in ``gymnasium.make(env_id)``. The score is the mean over seeds of those Gymnasium
-returns (with the spread over seeds); the MJX evaluation and the cross-check verdict are kept.
+For each env: ``--seeds`` seeds vmapped in one run (the CLI's way: a run directory with
+checkpoints) trained to every budget (one run continued from budget to budget when the preset does
+not anneal; see :func:`run_env`), then at each budget the policy of every seed run for
+``--episodes`` deterministic episodes in ``gymnasium.make(env_id)``. The score is the mean over
+seeds of those Gymnasium returns (with the spread over seeds); the MJX evaluation and the
+cross-check verdict are kept.
 
     uv run python benchmarks/returns.py                                  # 4 tasks x 500k, 1M
     uv run python benchmarks/returns.py --envs HalfCheetah-v5 --budgets 500000
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +33,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import purejaxppo as pjp
-from purejaxppo import run_dir, session
+from purejaxppo import checkpoint, run_dir, session
+from purejaxppo.config import PPOConfig
 from purejaxppo.crosscheck import Estimate, cross_check
 from purejaxppo.presets import preset_config
 
@@ -46,11 +51,8 @@ PUBLISHED = {
 }
 
 
-def run_one(env_id: str, budget: int, seeds: int, preset: str, episodes: int, root: Path) -> dict:
-    """Trains ``seeds`` seeds for ``budget`` steps; scores them in Gymnasium."""
-    cfg = preset_config(preset).replace(total_timesteps=budget).validate()
-    chunk = session.chunk_updates(cfg.num_updates)
-    spec = run_dir.RunSpec(
+def _spec(env_id: str, cfg: PPOConfig, seeds: int, preset: str, chunk: int) -> run_dir.RunSpec:
+    return run_dir.RunSpec(
         env=env_id,
         env_kwargs={},
         config=cfg,
@@ -60,11 +62,56 @@ def run_one(env_id: str, budget: int, seeds: int, preset: str, episodes: int, ro
         chunk_updates=chunk,
         checkpoint_every=session.checkpoint_every(cfg.num_updates, chunk, None),
     )
-    path = run_dir.new_run_dir(root, spec)
-    t0 = time.perf_counter()
-    outcome = session.run(path, show_progress=False)
-    wall = time.perf_counter() - t0
+
+
+def run_env(
+    env_id: str, budgets: list[int], seeds: int, preset: str, episodes: int, root: Path
+) -> list[dict]:
+    """Trains ``seeds`` seeds to every budget; scores each budget's final policies in Gymnasium.
+
+    A preset whose updates do not depend on the budget (no learning-rate annealing: the budget
+    then changes only when the MJX evaluation runs, which draws no randomness from the run) has
+    one training run per env: the run to the smallest budget is finished and scored, then its
+    checkpoint is continued (``--resume``) in a run whose config has the next budget, and so on.
+    The state at each budget is that of a separate run to that budget, bit for bit (checked on
+    InvertedPendulum-v5, 4096 continued to 8192 steps against 8192 directly: equal parameters
+    and episode returns), at the cost of the largest budget alone. Annealing presets train one
+    run per budget.
+    """
+    base = preset_config(preset)
+    cfgs = [base.replace(total_timesteps=b).validate() for b in sorted(budgets)]
+    shared = not base.anneal_lr
+    rows, prev = [], None
+    for cfg in cfgs:
+        if shared:  # one chunk size that divides every budget's number of updates
+            chunk = session.chunk_updates(math.gcd(*(c.num_updates for c in cfgs)))
+        else:
+            chunk = session.chunk_updates(cfg.num_updates)
+        path = run_dir.new_run_dir(root, _spec(env_id, cfg, seeds, preset, chunk))
+        resume = shared and prev is not None
+        if resume:  # continue the previous budget's run: its checkpoint and its metrics
+            shutil.copytree(prev / checkpoint.DIR, path / checkpoint.DIR)
+            shutil.copy(prev / run_dir.METRICS_FILE, path / run_dir.METRICS_FILE)
+        t0 = time.perf_counter()
+        outcome = session.run(path, resume=resume, show_progress=False)
+        rows.append(score(path, cfg, preset, seeds, episodes, outcome, time.perf_counter() - t0))
+        rows[-1]["continued_from"] = rows[-2]["budget"] if resume else None
+        prev = path
+    return rows
+
+
+def score(
+    path: Path,
+    cfg: PPOConfig,
+    preset: str,
+    seeds: int,
+    episodes: int,
+    outcome: session.Outcome,
+    wall: float,
+) -> dict:
+    """The run's final policies in Gymnasium (and its last MJX evaluation)."""
     m = run_dir.read_metrics(path)
+    evaluated = np.isfinite(m["eval_return"]).any(axis=0)  # the updates that evaluated
     n = cfg.eval_episodes
     ests = [
         Estimate(float(a), float(s), n)
@@ -73,8 +120,8 @@ def run_one(env_id: str, budget: int, seeds: int, preset: str, episodes: int, ro
     report = cross_check(path, ests, episodes)
     gym_means = np.array([row["gymnasium"]["mean"] for row in report["seeds"]])
     return {
-        "env": env_id,
-        "budget": budget,
+        "env": report["env"],
+        "budget": cfg.total_timesteps,
         "preset": preset,
         "seeds": seeds,
         "gymnasium_mean": float(gym_means.mean()),
@@ -83,8 +130,8 @@ def run_one(env_id: str, budget: int, seeds: int, preset: str, episodes: int, ro
         "verdict": report["verdict"],
         "steps_per_s": outcome.steps_done / outcome.train_seconds,
         "wall_s": wall,
-        "curve_steps": np.nanmax(m["env_steps"], axis=0).tolist(),
-        "curve_eval": np.nanmean(m["eval_return"], axis=0).tolist(),
+        "curve_steps": m["env_steps"][0, evaluated].tolist(),
+        "curve_eval": np.nanmean(m["eval_return"][:, evaluated], axis=0).tolist(),
     }
 
 
@@ -97,9 +144,13 @@ def markdown(rows: list[dict], device: str, command: str) -> str:
         "",
         "Score: mean over seeds of the final deterministic policy's return in Gymnasium's own task",
         "(C MuJoCo), each seed over the stated episodes; min-max over seeds in brackets.",
+        "Budgets of one env share one training run when the preset does not anneal its learning",
+        "rate (the smaller budget's run is continued to the larger: the same states as separate",
+        "runs); steps/s is the training throughput of all seeds together.",
         "",
-        "| env | budget | preset | seeds | Gymnasium return | MJX eval | cross-check | published |",
-        "|---|---|---|---|---|---|---|---|",
+        "| env | budget | preset | seeds | Gymnasium return | MJX eval | cross-check | steps/s "
+        "| published |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         g = np.array(r["gymnasium_per_seed"])
@@ -107,7 +158,7 @@ def markdown(rows: list[dict], device: str, command: str) -> str:
         lines.append(
             f"| {r['env']} | {r['budget']:,} | {r['preset']} | {r['seeds']} | "
             f"{g.mean():.0f} [{g.min():.0f}, {g.max():.0f}] | {np.mean(r['mjx_per_seed']):.0f} | "
-            f"{r['verdict']} | {pub} |"
+            f"{r['verdict']} | {r['steps_per_s']:,.0f} | {pub} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -125,7 +176,14 @@ def plot(rows: list[dict], path: Path) -> None:
         for source, budget, value in PUBLISHED.get(env, []):
             if budget <= max(r["budget"] for r in rows if r["env"] == env):
                 ax.axhline(value, ls="--", lw=1, color="gray")
-                ax.annotate(source, (0, value), fontsize=7, color="gray", va="bottom")
+                ax.annotate(
+                    f"{source}: {value} at {budget / 1e6:g}M",
+                    (0.02, value),
+                    xycoords=ax.get_yaxis_transform(),  # x in axes fractions, y in data
+                    fontsize=8,
+                    color="dimgray",
+                    va="bottom",
+                )
         ax.set_title(env)
         ax.set_xlabel("environment steps (per seed)")
         ax.set_ylabel("evaluation return (MJX)")
@@ -143,22 +201,21 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--preset", default="seed")
     p.add_argument("--episodes", type=int, default=10, help="Gymnasium episodes per seed")
-    p.add_argument("--quick", action="store_true", help="InvertedPendulum-v5, 4096 steps (CI)")
+    p.add_argument("--quick", action="store_true", help="InvertedPendulum-v5, 4096+8192 (CI)")
     p.add_argument("--out-stem", type=Path, default=None)
     a = p.parse_args()
     pjp.enable_compilation_cache()
     if a.quick:
-        a.envs, a.budgets, a.seeds, a.episodes = ["InvertedPendulum-v5"], [4096], 2, 3
+        a.envs, a.budgets, a.seeds, a.episodes = ["InvertedPendulum-v5"], [4096, 8192], 2, 3
     device = jax.devices()[0].platform
     stem = a.out_stem or Path(__file__).parent / "results" / f"returns_{device}"
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for env_id in a.envs:
-            for budget in a.budgets:
-                r = run_one(env_id, budget, a.seeds, a.preset, a.episodes, Path(tmp))
+            for r in run_env(env_id, a.budgets, a.seeds, a.preset, a.episodes, Path(tmp)):
                 rows.append(r)
                 print(
-                    f"{env_id:16s} {budget:>9,}  Gymnasium {r['gymnasium_mean']:8.1f}  "
+                    f"{env_id:16s} {r['budget']:>9,}  Gymnasium {r['gymnasium_mean']:8.1f}  "
                     f"(seeds {np.round(r['gymnasium_per_seed'], 0).tolist()})  "
                     f"{r['verdict']}  {r['steps_per_s']:.0f} steps/s",
                     flush=True,
