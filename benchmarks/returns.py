@@ -81,12 +81,10 @@ def run_env(
     base = preset_config(preset)
     cfgs = [base.replace(total_timesteps=b).validate() for b in sorted(budgets)]
     shared = not base.anneal_lr
+    common = session.chunk_updates(math.gcd(*(c.num_updates for c in cfgs)))  # divides all
     rows, prev = [], None
     for cfg in cfgs:
-        if shared:  # one chunk size that divides every budget's number of updates
-            chunk = session.chunk_updates(math.gcd(*(c.num_updates for c in cfgs)))
-        else:
-            chunk = session.chunk_updates(cfg.num_updates)
+        chunk = common if shared else session.chunk_updates(cfg.num_updates)
         path = run_dir.new_run_dir(root, _spec(env_id, cfg, seeds, preset, chunk))
         resume = shared and prev is not None
         if resume:  # continue the previous budget's run: its checkpoint and its metrics
