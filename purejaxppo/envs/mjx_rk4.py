@@ -21,7 +21,8 @@ torso quaternion by up to 2e-6 from the second stage on, C's formula above repro
 ball joints it is MJX's textbook RK4, up to the order of two products).
 
 Its three stages run in a rolled ``lax.scan`` (MJX unrolls them): 2 copies of ``forward`` in an
-env step's program instead of 4. Compile times on this CPU (``jax.jit`` of 30 vmapped steps):
+env step's program instead of 4. Compile times on this CPU (``jax.jit`` of 30 vmapped steps,
+measured with a scratch script, not in the repo):
 Hopper-v5 float64 26.1 -> 15.8 s, float32 27.2 -> 18.8 s, Humanoid-v5 float32 57.6 -> 43.1 s; an
 env program of ``benchmarks/env_speed.py`` at 16 envs: Hopper 39 -> 32 s, Ant 65 -> 42 s, and
 its steps/s 2,321 -> 2,136 (Hopper; within this machine's noise) and 448 -> 614 (Ant), one run.
@@ -85,7 +86,7 @@ def c_runge_kutta_4(m: Model, d: Data) -> Data:
     The three stages are one rolled ``lax.scan``: the program holds one copy of ``forward`` for
     them, where MJX's ``rungekutta4`` unrolls three (``unroll=3``). With the step's own
     ``forward`` that is 2 copies instead of 4 of the largest computation in the program, which
-    about halves the compile time of an RK4 task's program (see the module docstring).
+    cuts the compile time of an RK4 task's program by about a third (see the module docstring).
     """
     rot = rotation_dofs(m)
     h = m.opt.timestep
