@@ -3,9 +3,11 @@
 The cross-check runs the saved deterministic policy (with its observation normaliser) for N
 episodes in Gymnasium's own v5 task, stepped by C MuJoCo, and compares the mean return with the
 MJX evaluation's: both with 95% confidence intervals (Student's t), and a verdict. They *agree*
-when the 95% interval of the difference contains 0, or when the difference is within 5% of the
-larger mean's magnitude (a difference too small to matter, which many episodes can still make
-statistically detectable).
+when the confidence interval of the difference (Welch) contains 0, or when the difference is
+within 5% of the larger mean's magnitude (a difference too small to matter, which many episodes
+can still make statistically detectable). With k seeds the interval of each is at level
+1 - 0.05 / k (Bonferroni): the chance that a run whose engines agree is reported as disagreeing
+stays at 5% however many seeds it has (at 95% per seed, 3 seeds would raise it to 14%).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from purejaxppo.run_dir import RunDirError, RunSpec, read_spec
 from purejaxppo.train import Policy, make_network, make_policy_fn
 
 RELATIVE_MARGIN = 0.05
+FAMILY_ALPHA = 0.05
 _OUR_KWARGS = ("solver_iterations", "ls_iterations", "backend")
 
 
@@ -155,27 +158,34 @@ class Estimate:
         return f"{self.mean:.1f} ± {self.half_width:.1f} (95% CI, {self.n} episodes)"
 
 
-def verdict(mjx: Estimate, gym_: Estimate) -> tuple[bool, str]:
-    """Whether the two means agree, and why (see the module docstring)."""
+def verdict(mjx: Estimate, gym_: Estimate, level: float = 0.95) -> tuple[bool, str]:
+    """Whether the two means agree, and why (see the module docstring).
+
+    Args:
+        mjx: the MJX evaluation's estimate.
+        gym_: Gymnasium's estimate.
+        level: confidence level of the difference's interval.
+    """
     diff = mjx.mean - gym_.mean
     se = math.sqrt(mjx.std**2 / mjx.n + gym_.std**2 / gym_.n) if mjx.n > 1 < gym_.n else math.nan
     if math.isfinite(se) and se > 0:
         dof = se**4 / (
             (mjx.std**2 / mjx.n) ** 2 / (mjx.n - 1) + (gym_.std**2 / gym_.n) ** 2 / (gym_.n - 1)
         )
-        half = float(stats.t.ppf(0.975, dof) * se)
+        half = float(stats.t.ppf(0.5 + level / 2, dof) * se)
     else:
         half = 0.0
     scale = max(abs(mjx.mean), abs(gym_.mean))
+    pct = f"{level:.1%}".replace(".0%", "%")
     if abs(diff) <= half:
-        return True, f"agree: the difference {diff:+.1f} is within its 95% interval (±{half:.1f})"
+        return True, f"agree: the difference {diff:+.1f} is within its {pct} interval (±{half:.1f})"
     if abs(diff) <= RELATIVE_MARGIN * scale:
         return True, (
             f"agree: the difference {diff:+.1f} is {abs(diff) / scale:.1%} of the return "
-            f"(within {RELATIVE_MARGIN:.0%}), though outside its 95% interval (±{half:.1f})"
+            f"(within {RELATIVE_MARGIN:.0%}), though outside its {pct} interval (±{half:.1f})"
         )
     return False, (
-        f"DISAGREE: the difference {diff:+.1f} is outside its 95% interval (±{half:.1f}) and "
+        f"DISAGREE: the difference {diff:+.1f} is outside its {pct} interval (±{half:.1f}) and "
         f"{abs(diff) / max(scale, 1e-9):.1%} of the return"
     )
 
@@ -205,10 +215,12 @@ def cross_check(
         report["message"] = f"{spec.env} has no Gymnasium twin: no cross-check in C MuJoCo"
     else:
         all_agree = True
+        level = 1 - FAMILY_ALPHA / len(mjx_estimates)  # Bonferroni over the seeds
+        report["level"] = level
         for s, est in enumerate(mjx_estimates):
             pol = LoadedPolicy(spec, env, jax.tree.map(lambda x, s=s: x[s], policies), s)
             g = Estimate.of(gymnasium_returns(pol, episodes))
-            agree, why = verdict(est, g)
+            agree, why = verdict(est, g, level)
             all_agree &= agree
             report["seeds"].append(
                 {"seed": s, "mjx": asdict(est), "gymnasium": asdict(g), "agree": agree, "why": why}

@@ -86,6 +86,12 @@ def test_verdict_rule():
     assert verdict(Estimate(1000.0, 1.0, 100), Estimate(1030.0, 1.0, 100))[0]  # 3%: close enough
     ok, why = verdict(Estimate(1000.0, 10.0, 10), Estimate(800.0, 10.0, 10))
     assert not ok and "DISAGREE" in why
+    # A difference of 2.3 standard errors: outside the 95% interval, inside the 99% one (the
+    # level cross_check uses for 5 seeds: Bonferroni).
+    a, b = Estimate(10.0, 10.0, 50), Estimate(10.0 + 2.3 * math.sqrt(4.0), 10.0, 50)
+    assert not verdict(a, b)[0]
+    ok, why = verdict(a, b, level=0.99)
+    assert ok and "99% interval" in why
     assert math.isclose(Estimate(0.0, 1.0, 10).half_width, 2.2622 / math.sqrt(10), rel_tol=1e-4)
 
 
