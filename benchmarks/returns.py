@@ -21,8 +21,10 @@ import argparse
 import json
 import math
 import shutil
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import jax
@@ -65,9 +67,15 @@ def _spec(env_id: str, cfg: PPOConfig, seeds: int, preset: str, chunk: int) -> r
 
 
 def run_env(
-    env_id: str, budgets: list[int], seeds: int, preset: str, episodes: int, root: Path
-) -> list[dict]:
-    """Trains ``seeds`` seeds to every budget; scores each budget's final policies in Gymnasium.
+    env_id: str,
+    budgets: list[int],
+    seeds: int,
+    preset: str,
+    episodes: int,
+    root: Path,
+    root_kept: bool = False,
+) -> Iterator[dict]:
+    """Trains ``seeds`` seeds to every budget; yields each budget's row as soon as it is scored.
 
     A preset whose updates do not depend on the budget (no learning-rate annealing: the budget
     then changes only when the MJX evaluation runs, which draws no randomness from the run) has
@@ -82,7 +90,7 @@ def run_env(
     cfgs = [base.replace(total_timesteps=b).validate() for b in sorted(budgets)]
     shared = not base.anneal_lr
     common = session.chunk_updates(math.gcd(*(c.num_updates for c in cfgs)))  # divides all
-    rows, prev = [], None
+    prev, prev_budget = None, None
     for cfg in cfgs:
         chunk = common if shared else session.chunk_updates(cfg.num_updates)
         path = run_dir.new_run_dir(root, _spec(env_id, cfg, seeds, preset, chunk))
@@ -92,10 +100,11 @@ def run_env(
             shutil.copy(prev / run_dir.METRICS_FILE, path / run_dir.METRICS_FILE)
         t0 = time.perf_counter()
         outcome = session.run(path, resume=resume, show_progress=False)
-        rows.append(score(path, cfg, preset, seeds, episodes, outcome, time.perf_counter() - t0))
-        rows[-1]["continued_from"] = rows[-2]["budget"] if resume else None
-        prev = path
-    return rows
+        row = score(path, cfg, preset, seeds, episodes, outcome, time.perf_counter() - t0)
+        row["continued_from"] = prev_budget if resume else None
+        row["run_dir"] = str(path) if root_kept else None
+        yield row
+        prev, prev_budget = path, cfg.total_timesteps
 
 
 def score(
@@ -117,6 +126,9 @@ def score(
     ]
     report = cross_check(path, ests, episodes)
     gym_means = np.array([row["gymnasium"]["mean"] for row in report["seeds"]])
+    ret = m["episode_return"]  # (seeds, num_updates), NaN where no training episode ended
+    ended = np.flatnonzero(np.isfinite(ret).any(axis=0))  # updates where some seed's ended
+    train = np.nanmean(ret[:, ended], axis=0)
     return {
         "env": report["env"],
         "budget": cfg.total_timesteps,
@@ -126,11 +138,19 @@ def score(
         "gymnasium_per_seed": gym_means.tolist(),
         "mjx_per_seed": [e.mean for e in ests],
         "verdict": report["verdict"],
+        "first_train_return": float(train[0]),
+        "first_train_steps": int(m["env_steps"][0, ended[0]]),
+        "last_train_return": float(train[-1]),
         "steps_per_s": outcome.steps_done / outcome.train_seconds,
         "wall_s": wall,
         "curve_steps": m["env_steps"][0, evaluated].tolist(),
         "curve_eval": np.nanmean(m["eval_return"][:, evaluated], axis=0).tolist(),
     }
+
+
+def _num(x: float) -> str:
+    """A return for the table: whole numbers, one decimal under 100 in magnitude (Reacher)."""
+    return f"{x:.1f}" if abs(x) < 100 else f"{x:.0f}"
 
 
 def markdown(rows: list[dict], device: str, command: str) -> str:
@@ -144,19 +164,23 @@ def markdown(rows: list[dict], device: str, command: str) -> str:
         "(C MuJoCo), each seed over the stated episodes; min-max over seeds in brackets.",
         "Budgets of one env share one training run when the preset does not anneal its learning",
         "rate (the smaller budget's run is continued to the larger: the same states as separate",
-        "runs); steps/s is the training throughput of all seeds together.",
+        "runs); steps/s is the training throughput of all seeds together. Training episodes: the",
+        "mean return of the stochastic policy's episodes in the first update where any ended (at",
+        "the steps given) and in the last: what the run learned.",
         "",
         "| env | budget | preset | seeds | Gymnasium return | MJX eval | cross-check | steps/s "
-        "| published |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| training episodes | published |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         g = np.array(r["gymnasium_per_seed"])
         pub = "; ".join(f"{s} {v} at {b / 1e6:g}M" for s, b, v in PUBLISHED.get(r["env"], []))
         lines.append(
             f"| {r['env']} | {r['budget']:,} | {r['preset']} | {r['seeds']} | "
-            f"{g.mean():.0f} [{g.min():.0f}, {g.max():.0f}] | {np.mean(r['mjx_per_seed']):.0f} | "
-            f"{r['verdict']} | {r['steps_per_s']:,.0f} | {pub} |"
+            f"{_num(g.mean())} [{_num(g.min())}, {_num(g.max())}] | "
+            f"{_num(np.mean(r['mjx_per_seed']))} | {r['verdict']} | {r['steps_per_s']:,.0f} | "
+            f"{_num(r['first_train_return'])} at {r['first_train_steps']:,} -> "
+            f"{_num(r['last_train_return'])} | {pub} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -201,32 +225,45 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=10, help="Gymnasium episodes per seed")
     p.add_argument("--quick", action="store_true", help="InvertedPendulum-v5, 4096+8192 (CI)")
     p.add_argument("--out-stem", type=Path, default=None)
+    p.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=None,
+        help="keep the run directories here (default: a temporary directory, deleted)",
+    )
     a = p.parse_args()
     pjp.enable_compilation_cache()
     if a.quick:
         a.envs, a.budgets, a.seeds, a.episodes = ["InvertedPendulum-v5"], [4096, 8192], 2, 3
     device = jax.devices()[0].platform
     stem = a.out_stem or Path(__file__).parent / "results" / f"returns_{device}"
-    rows = []
+    command = "uv run python benchmarks/returns.py " + " ".join(sys.argv[1:])
+    meta = {"device": jax.devices()[0].device_kind, "jax": jax.__version__, "command": command}
+    rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
+        root = a.runs_dir or Path(tmp)
         for env_id in a.envs:
-            for r in run_env(env_id, a.budgets, a.seeds, a.preset, a.episodes, Path(tmp)):
+            for r in run_env(
+                env_id, a.budgets, a.seeds, a.preset, a.episodes, root, a.runs_dir is not None
+            ):
                 rows.append(r)
                 print(
                     f"{env_id:16s} {r['budget']:>9,}  Gymnasium {r['gymnasium_mean']:8.1f}  "
                     f"(seeds {np.round(r['gymnasium_per_seed'], 0).tolist()})  "
-                    f"{r['verdict']}  {r['steps_per_s']:.0f} steps/s",
+                    f"{r['verdict']}  {r['steps_per_s']:.0f} steps/s  training episodes "
+                    f"{r['first_train_return']:.1f} -> {r['last_train_return']:.1f}",
                     flush=True,
                 )
-    import sys
-
-    command = "uv run python benchmarks/returns.py " + " ".join(sys.argv[1:])
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"device": jax.devices()[0].device_kind, "jax": jax.__version__, "command": command}
-    stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    stem.with_suffix(".md").write_text(markdown(rows, meta["device"], command))
-    plot(rows, stem.with_suffix(".png"))
+                write(stem, meta, rows)  # after every row: a long run stopped keeps its results
     print(f"wrote {stem}.json, .md, .png")
+
+
+def write(stem: Path, meta: dict, rows: list[dict]) -> None:
+    """The JSON, the Markdown table and the plot of the rows so far."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    stem.with_suffix(".md").write_text(markdown(rows, meta["device"], meta["command"]))
+    plot(rows, stem.with_suffix(".png"))
 
 
 if __name__ == "__main__":
