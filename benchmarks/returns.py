@@ -40,6 +40,8 @@ from purejaxppo.config import PPOConfig
 from purejaxppo.crosscheck import Estimate, cross_check
 from purejaxppo.presets import preset_config
 
+ROW_FILE = "returns_row.json"  # a scored run's row, in its run directory
+
 # Published PPO figures: (source, budget, return).
 PUBLISHED = {
     "HalfCheetah-v5": [
@@ -85,6 +87,11 @@ def run_env(
     InvertedPendulum-v5, 4096 continued to 8192 steps against 8192 directly: equal parameters
     and episode returns), at the cost of the largest budget alone. Annealing presets train one
     run per budget.
+
+    With ``root_kept`` (``--runs-dir``) the runs stay, and a second invocation with the same
+    arguments does not start over: a budget already scored is read back, a run stopped part way
+    (Ctrl-C, the end of a session) continues from its newest checkpoint, so a table too long for
+    one sitting can be made in several. Its steps/s are then those of the last sitting.
     """
     base = preset_config(preset)
     cfgs = [base.replace(total_timesteps=b).validate() for b in sorted(budgets)]
@@ -93,18 +100,44 @@ def run_env(
     prev, prev_budget = None, None
     for cfg in cfgs:
         chunk = common if shared else session.chunk_updates(cfg.num_updates)
-        path = run_dir.new_run_dir(root, _spec(env_id, cfg, seeds, preset, chunk))
-        resume = shared and prev is not None
-        if resume:  # continue the previous budget's run: its checkpoint and its metrics
-            shutil.copytree(prev / checkpoint.DIR, path / checkpoint.DIR)
-            shutil.copy(prev / run_dir.METRICS_FILE, path / run_dir.METRICS_FILE)
-        t0 = time.perf_counter()
-        outcome = session.run(path, resume=resume, show_progress=False)
-        row = score(path, cfg, preset, seeds, episodes, outcome, time.perf_counter() - t0)
-        row["continued_from"] = prev_budget if resume else None
-        row["run_dir"] = str(path) if root_kept else None
+        spec = _spec(env_id, cfg, seeds, preset, chunk)
+        path = _existing(root, spec) if root_kept else None
+        if path is not None and (path / ROW_FILE).is_file():  # scored by an earlier invocation
+            row = json.loads((path / ROW_FILE).read_text())
+        else:
+            stopped_at = checkpoint.latest_step(path) if path is not None else None
+            if stopped_at is None:  # a new run (or one stopped before its first checkpoint)
+                if path is not None:
+                    shutil.rmtree(path)
+                path = run_dir.new_run_dir(root, spec)
+                if shared and prev is not None:  # continue the previous budget's run
+                    shutil.copytree(prev / checkpoint.DIR, path / checkpoint.DIR)
+                    shutil.copy(prev / run_dir.METRICS_FILE, path / run_dir.METRICS_FILE)
+            resume = stopped_at is not None or (shared and prev is not None)
+            t0 = time.perf_counter()
+            outcome = session.run(path, resume=resume, show_progress=False)
+            if outcome.status != "finished":
+                raise SystemExit(f"{env_id} at {cfg.total_timesteps:,}: {outcome.status} ({path})")
+            row = score(path, cfg, preset, seeds, episodes, outcome, time.perf_counter() - t0)
+            row["continued_from"] = prev_budget if shared and prev is not None else None
+            row["resumed_at_update"] = stopped_at
+            row["run_dir"] = str(path) if root_kept else None
+            (path / ROW_FILE).write_text(json.dumps(row, indent=2))
         yield row
         prev, prev_budget = path, cfg.total_timesteps
+
+
+def _existing(root: Path, spec: run_dir.RunSpec) -> Path | None:
+    """The newest run in ``root`` made with ``spec``, if any: a rerun with the same
+    ``--runs-dir`` takes its row if it was scored, else continues it from its checkpoint."""
+    if not root.is_dir():
+        return None
+    same = [
+        p
+        for p in sorted(root.iterdir())
+        if (p / run_dir.RUN_FILE).is_file() and run_dir.read_spec(p) == spec
+    ]
+    return same[-1] if same else None
 
 
 def score(
@@ -141,7 +174,7 @@ def score(
         "first_train_return": float(train[0]),
         "first_train_steps": int(m["env_steps"][0, ended[0]]),
         "last_train_return": float(train[-1]),
-        "steps_per_s": outcome.steps_done / outcome.train_seconds,
+        "steps_per_s": outcome.steps_done / outcome.train_seconds if outcome.steps_done else None,
         "wall_s": wall,
         "curve_steps": m["env_steps"][0, evaluated].tolist(),
         "curve_eval": np.nanmean(m["eval_return"][:, evaluated], axis=0).tolist(),
@@ -151,6 +184,11 @@ def score(
 def _num(x: float) -> str:
     """A return for the table: whole numbers, one decimal under 100 in magnitude (Reacher)."""
     return f"{x:.1f}" if abs(x) < 100 else f"{x:.0f}"
+
+
+def _rate(steps_per_s: float | None) -> str:
+    """Steps/s for the table; a run finished in an earlier sitting and scored now has none."""
+    return "-" if steps_per_s is None else f"{steps_per_s:,.0f}"
 
 
 def markdown(rows: list[dict], device: str, command: str) -> str:
@@ -178,7 +216,7 @@ def markdown(rows: list[dict], device: str, command: str) -> str:
         lines.append(
             f"| {r['env']} | {r['budget']:,} | {r['preset']} | {r['seeds']} | "
             f"{_num(g.mean())} [{_num(g.min())}, {_num(g.max())}] | "
-            f"{_num(np.mean(r['mjx_per_seed']))} | {r['verdict']} | {r['steps_per_s']:,.0f} | "
+            f"{_num(np.mean(r['mjx_per_seed']))} | {r['verdict']} | {_rate(r['steps_per_s'])} | "
             f"{_num(r['first_train_return'])} at {r['first_train_steps']:,} -> "
             f"{_num(r['last_train_return'])} | {pub} |"
         )
@@ -250,7 +288,7 @@ def main() -> None:
                 print(
                     f"{env_id:16s} {r['budget']:>9,}  Gymnasium {r['gymnasium_mean']:8.1f}  "
                     f"(seeds {np.round(r['gymnasium_per_seed'], 0).tolist()})  "
-                    f"{r['verdict']}  {r['steps_per_s']:.0f} steps/s  training episodes "
+                    f"{r['verdict']}  {_rate(r['steps_per_s'])} steps/s  training episodes "
                     f"{r['first_train_return']:.1f} -> {r['last_train_return']:.1f}",
                     flush=True,
                 )
