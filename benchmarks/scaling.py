@@ -12,8 +12,12 @@ throughput the trainer keeps.
     uv run python benchmarks/scaling.py                              # CPU sizes
     uv run python benchmarks/scaling.py --num-envs 2048 4096 8192 --seeds 1 8 64   # a GPU
     uv run python benchmarks/scaling.py --quick                      # tiny sizes (CI)
+    uv run python benchmarks/scaling.py --num-envs 4096 --seeds --updates 1 --merge   # add points
 
 Writes ``benchmarks/results/scaling_<env>_<platform>.{json,md,png}`` (``--out-stem`` to change).
+``--merge`` keeps the points already in that JSON and adds (or replaces) the ones measured now,
+so a table too slow for one sitting is built by several commands, each listed in the table with
+the timed updates and repeats of its points.
 """
 
 from __future__ import annotations
@@ -60,12 +64,22 @@ def point(env: pjp.envs.Env, cfg: pjp.PPOConfig, seeds: int, repeats: int) -> di
         "ratio": trainer_sps / raw_sps,
         "raw_compile_s": raw_c,
         "trainer_compile_s": trainer_c,
+        "updates": cfg.num_updates,
+        "repeats": repeats,
     }
+
+
+def merged(old: list[dict], new: list[dict], key: str) -> list[dict]:
+    """``old`` rows whose ``key`` was not measured again, then ``new``, sorted by ``key``."""
+    again = {r[key] for r in new}
+    return sorted([r for r in old if r[key] not in again] + new, key=lambda r: r[key])
 
 
 def markdown(env_rows: list[dict], seed_rows: list[dict], meta: dict) -> str:
     """Both tables, with the command and device."""
-    out = [f"# Scaling, {meta['env']} ({meta['device']})", "", f"`{meta['command']}`", ""]
+    out = [f"# Scaling, {meta['env']} ({meta['device']})", ""]
+    out += [f"- `{c}`" for c in meta["commands"]]
+    out.append("")
     for title, rows, key in (
         ("num_envs (1 seed)", env_rows, "num_envs"),
         ("vmapped seeds (16 envs each)", seed_rows, "seeds"),
@@ -75,14 +89,15 @@ def markdown(env_rows: list[dict], seed_rows: list[dict], meta: dict) -> str:
         out += [
             f"## {title}",
             "",
-            f"| {key} | batch | trainer steps/s | raw env steps/s | trainer / raw | compile s |",
-            "|---|---|---|---|---|---|",
+            f"| {key} | batch | trainer steps/s | raw env steps/s | trainer / raw | compile s "
+            "| timed updates x repeats |",
+            "|---|---|---|---|---|---|---|",
         ]
         for r in rows:
             out.append(
                 f"| {r[key]} | {r['batch_size']} | {r['trainer_steps_per_s']:,.0f} | "
                 f"{r['raw_env_steps_per_s']:,.0f} | {r['ratio']:.2f} | "
-                f"{r['trainer_compile_s']:.0f} |"
+                f"{r['trainer_compile_s']:.0f} | {r['updates']} x {r['repeats']} |"
             )
         out.append("")
     return "\n".join(out)
@@ -130,6 +145,9 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
     p.add_argument("--out-stem", type=Path, default=None)
+    p.add_argument(
+        "--merge", action="store_true", help="keep the points already in the output JSON"
+    )
     a = p.parse_args()
     if a.quick:
         a.env, a.num_envs, a.seeds, a.rollout, a.updates, a.repeats = (
@@ -140,26 +158,6 @@ def main() -> None:
             1,
             1,
         )
-    pjp.enable_compilation_cache()
-    env = pjp.envs.make(a.env)
-    base = pjp.PPOConfig(eval_every=0)
-    env_rows, seed_rows = [], []
-    for n in a.num_envs:
-        batch = n * a.rollout
-        cfg = base.replace(
-            num_envs=n,
-            batch_size=batch,
-            minibatch_size=max(batch // 32, 1),
-            total_timesteps=a.updates * batch,
-        ).validate()
-        env_rows.append(point(env, cfg, 1, a.repeats))
-        show(f"num_envs {n}", env_rows[-1])
-    cfg = base.replace(total_timesteps=a.updates * base.batch_size)
-    if a.quick:
-        cfg = cfg.replace(num_envs=4, batch_size=64, minibatch_size=16, total_timesteps=64)
-    for s in a.seeds:
-        seed_rows.append(point(env, cfg.validate(), s, a.repeats))
-        show(f"seeds {s}", seed_rows[-1])
     platform = jax.devices()[0].platform
     stem = (
         a.out_stem
@@ -171,15 +169,56 @@ def main() -> None:
         "env": a.env,
         "device": jax.devices()[0].device_kind,
         "jax": jax.__version__,
-        "command": "uv run python benchmarks/scaling.py " + " ".join(sys.argv[1:]),
+        "commands": [" ".join(["uv run python benchmarks/scaling.py", *sys.argv[1:]])],
         "date": time.strftime("%Y-%m-%d"),
     }
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(
-        json.dumps({"meta": meta, "num_envs": env_rows, "seeds": seed_rows}, indent=2)
-    )
-    stem.with_suffix(".md").write_text(markdown(env_rows, seed_rows, meta))
-    plot(env_rows, seed_rows, stem.with_suffix(".png"), f"{a.env} on {meta['device']}")
+    old = {"num_envs": [], "seeds": []}
+    if a.merge and stem.with_suffix(".json").exists():
+        old = json.loads(stem.with_suffix(".json").read_text())
+        if (old["meta"]["env"], old["meta"]["device"]) != (meta["env"], meta["device"]):
+            sys.exit(
+                f"--merge: {stem}.json holds {old['meta']['env']} on {old['meta']['device']}, "
+                f"not {meta['env']} on {meta['device']}: give another --out-stem"
+            )
+        meta["commands"] = old["meta"]["commands"] + meta["commands"]
+    pjp.enable_compilation_cache()
+    env = pjp.envs.make(a.env)
+    base = pjp.PPOConfig(eval_every=0)
+    env_rows: list[dict] = []
+    seed_rows: list[dict] = []
+
+    def write() -> None:
+        """The results so far (merged with ``old``), after every point."""
+        rows = (
+            merged(old["num_envs"], env_rows, "num_envs"),
+            merged(old["seeds"], seed_rows, "seeds"),
+        )
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        stem.with_suffix(".json").write_text(
+            json.dumps({"meta": meta, "num_envs": rows[0], "seeds": rows[1]}, indent=2)
+        )
+        stem.with_suffix(".md").write_text(markdown(*rows, meta))
+        plot(*rows, stem.with_suffix(".png"), f"{a.env} on {meta['device']}")
+
+    for n in a.num_envs:
+        batch = n * a.rollout
+        cfg = base.replace(
+            num_envs=n,
+            batch_size=batch,
+            minibatch_size=max(batch // 32, 1),
+            total_timesteps=a.updates * batch,
+        ).validate()
+        env_rows.append(point(env, cfg, 1, a.repeats))
+        show(f"num_envs {n}", env_rows[-1])
+        write()
+    cfg = base.replace(total_timesteps=a.updates * base.batch_size)
+    if a.quick:
+        cfg = cfg.replace(num_envs=4, batch_size=64, minibatch_size=16, total_timesteps=64)
+    for s in a.seeds:
+        seed_rows.append(point(env, cfg.validate(), s, a.repeats))
+        show(f"seeds {s}", seed_rows[-1])
+        write()
+    write()
     print(f"wrote {stem}.json, .md, .png")
 
 
