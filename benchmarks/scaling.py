@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -66,6 +67,7 @@ def point(env: pjp.envs.Env, cfg: pjp.PPOConfig, seeds: int, repeats: int) -> di
         "trainer_compile_s": trainer_c,
         "updates": cfg.num_updates,
         "repeats": repeats,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
 
 
@@ -138,8 +140,8 @@ def show(label: str, r: dict) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--env", default="HalfCheetah-v5")
-    p.add_argument("--num-envs", nargs="*", type=int, default=[1, 4, 16, 64, 256])
-    p.add_argument("--seeds", nargs="*", type=int, default=[1, 2, 4, 8])
+    p.add_argument("--num-envs", nargs="*", type=int, help="default 1 4 16 64 256")
+    p.add_argument("--seeds", nargs="*", type=int, help="vmapped seeds; default 1 2 4 8")
     p.add_argument("--rollout", type=int, default=128, help="steps per env per update")
     p.add_argument("--updates", type=int, default=2, help="updates timed per point")
     p.add_argument("--repeats", type=int, default=2)
@@ -149,15 +151,12 @@ def main() -> None:
         "--merge", action="store_true", help="keep the points already in the output JSON"
     )
     a = p.parse_args()
-    if a.quick:
-        a.env, a.num_envs, a.seeds, a.rollout, a.updates, a.repeats = (
-            "InvertedPendulum-v5",
-            [2, 4],
-            [2],
-            16,
-            1,
-            1,
-        )
+    if a.quick:  # tiny sizes; --num-envs and --seeds given with --quick are kept
+        a.env, a.rollout, a.updates, a.repeats = "InvertedPendulum-v5", 16, 1, 1
+    if a.num_envs is None:
+        a.num_envs = [2, 4] if a.quick else [1, 4, 16, 64, 256]
+    if a.seeds is None:
+        a.seeds = [2] if a.quick else [1, 2, 4, 8]
     platform = jax.devices()[0].platform
     stem = (
         a.out_stem
