@@ -12,12 +12,16 @@ throughput the trainer keeps.
     uv run python benchmarks/scaling.py                              # CPU sizes
     uv run python benchmarks/scaling.py --num-envs 2048 4096 8192 --seeds 1 8 64   # a GPU
     uv run python benchmarks/scaling.py --quick                      # tiny sizes (CI)
-    uv run python benchmarks/scaling.py --num-envs 4096 --seeds --updates 1 --merge   # add points
+    uv run python benchmarks/scaling.py --num-envs --seeds 16 32 --repeats 1 --merge   # add points
 
 Writes ``benchmarks/results/scaling_<env>_<platform>.{json,md,png}`` (``--out-stem`` to change).
 ``--merge`` keeps the points already in that JSON and adds (or replaces) the ones measured now,
 so a table too slow for one sitting is built by several commands, each listed in the table with
 the timed updates and repeats of its points.
+
+On a CPU with jax 0.10.2, points of about 1024 envs in all (num_envs, or seeds x 16) can hang:
+jaxlib's batched LAPACK Cholesky (MJX's mass-matrix factorisation) deadlocks XLA's intra-op
+thread pool on a 2-core machine (README, Scaling).
 """
 
 from __future__ import annotations
