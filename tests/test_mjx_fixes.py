@@ -1,5 +1,7 @@
 """The plane-capsule contact-frame fix against C MuJoCo, on a tilted capsule resting on a plane."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import mujoco
@@ -183,3 +185,51 @@ def test_sequential_solver_equals_the_vmapped_one():
     assert seq_jaxpr.count("scan[") > stock_jaxpr.count("scan[")  # the env-by-env lax.map
     assert np.abs(np.asarray(stock)).max() > 1.0  # contacts push: the solver had work to do
     np.testing.assert_allclose(seq, stock, rtol=1e-5, atol=1e-4)
+
+
+def _lapack_batch_dims(fn, *args) -> list[int]:
+    """Batch dims of every LAPACK Cholesky or triangular solve in ``jax.jit(fn)``'s program."""
+    text = jax.jit(fn).lower(*args).as_text()
+    calls = [line for line in text.splitlines() if re.search(r"@lapack_\w*(potrf|trsm)", line)]
+    return [int(re.search(r'num_batch_dims = "(\d+)"', line).group(1)) for line in calls]
+
+
+def test_unbatched_cholesky_gives_lapack_values():
+    from purejaxppo.envs import mjx_speed
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4, 3, 7, 7))
+    a = jnp.asarray(a @ np.swapaxes(a, -1, -2) + 7 * np.eye(7), jnp.float32)
+    b = jnp.asarray(rng.normal(size=(4, 3, 7)), jnp.float32)
+    two = jax.vmap  # seeds x envs below: the rule must map again under the outer vmap
+    for lower in (False, True):
+        ours = two(two(lambda m, lo=lower: mjx_speed.cho_factor(m, lo)[0]))(a)
+        ref = two(two(lambda m, lo=lower: jax.scipy.linalg.cho_factor(m, lo)[0]))(a)
+        tri = np.tril if lower else np.triu
+        np.testing.assert_allclose(tri(ours), tri(ref), rtol=1e-6, atol=1e-6)
+        x = two(two(lambda c, v, lo=lower: mjx_speed.cho_solve((c, lo), v)))(ref, b)
+        np.testing.assert_allclose(jnp.einsum("sbij,sbj->sbi", a, x), b, rtol=1e-4, atol=1e-4)
+        c_only = two(lambda c, lo=lower: mjx_speed.cho_solve((c, lo), b[0, 0]))(ref[0])
+        rhs = jnp.einsum("bij,bj->bi", a[0], c_only)  # [3, 7]: one b, three matrices
+        np.testing.assert_allclose(rhs, jnp.broadcast_to(b[0, 0], rhs.shape), rtol=1e-4, atol=1e-4)
+
+
+def test_no_lapack_call_is_batched_on_cpu():
+    """A batched LAPACK Cholesky can deadlock jaxlib 0.10's CPU pool: with our changes none is."""
+    from purejaxppo.envs.mjx_fixes import patched
+
+    model = mujoco.MjModel.from_xml_string(XML)
+    mx = mjx.put_model(model)
+    data = tilted_state(model, 20.0, azimuth=30.0)
+    qpos = jnp.tile(jnp.asarray(data.qpos, jnp.float32), (2, 3, 1))
+    qvel = jnp.zeros((2, 3, model.nv), jnp.float32)
+
+    def qacc(q, v):
+        return mjx.forward(mx, mjx.make_data(mx).replace(qpos=q, qvel=v)).qacc
+
+    assert max(_lapack_batch_dims(jax.vmap(jax.vmap(qacc)), qpos, qvel)) == 2  # MJX's: 2 x 3
+    with patched():  # new functions below: traced anew, with our changes
+        envs = _lapack_batch_dims(jax.vmap(lambda q, v: qacc(q, v)), qpos[0], qvel[0])
+        seeds = _lapack_batch_dims(jax.vmap(jax.vmap(lambda q, v: qacc(q, v))), qpos, qvel)
+    assert envs and max(envs) == 0
+    assert seeds and max(seeds) == 0
