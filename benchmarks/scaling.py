@@ -19,9 +19,8 @@ Writes ``benchmarks/results/scaling_<env>_<platform>.{json,md,png}`` (``--out-st
 so a table too slow for one sitting is built by several commands, each listed in the table with
 the timed updates and repeats of its points.
 
-On a CPU with jax 0.10.2, points of about 1024 envs in all (num_envs, or seeds x 16) can hang:
-jaxlib's batched LAPACK Cholesky (MJX's mass-matrix factorisation) deadlocks XLA's intra-op
-thread pool on a 2-core machine (README, Scaling).
+Points of 1024 envs and more in all (num_envs, or seeds x 16) hung on a CPU with jax 0.10.2
+until ``envs/mjx_speed.py`` stopped MJX's Cholesky from reaching LAPACK in batches (README).
 """
 
 from __future__ import annotations
@@ -81,6 +80,12 @@ def merged(old: list[dict], new: list[dict], key: str) -> list[dict]:
     return sorted([r for r in old if r[key] not in again] + new, key=lambda r: r[key])
 
 
+def seeds_label(seed_rows: list[dict]) -> str:
+    """The seeds table's title, with the envs each seed steps."""
+    envs = sorted({r["num_envs"] for r in seed_rows})
+    return f"vmapped seeds ({', '.join(map(str, envs)) or 16} envs each)"
+
+
 def markdown(env_rows: list[dict], seed_rows: list[dict], meta: dict) -> str:
     """Both tables, with the command and device."""
     out = [f"# Scaling, {meta['env']} ({meta['device']})", ""]
@@ -88,7 +93,7 @@ def markdown(env_rows: list[dict], seed_rows: list[dict], meta: dict) -> str:
     out.append("")
     for title, rows, key in (
         ("num_envs (1 seed)", env_rows, "num_envs"),
-        ("vmapped seeds (16 envs each)", seed_rows, "seeds"),
+        (seeds_label(seed_rows), seed_rows, "seeds"),
     ):
         if not rows:
             continue
@@ -114,7 +119,7 @@ def plot(env_rows: list[dict], seed_rows: list[dict], path: Path, title: str) ->
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, rows, key, label in (
         (axes[0], env_rows, "num_envs", "num_envs (1 seed)"),
-        (axes[1], seed_rows, "seeds", "vmapped seeds (16 envs each)"),
+        (axes[1], seed_rows, "seeds", seeds_label(seed_rows)),
     ):
         if rows:
             x = [r[key] for r in rows]
@@ -183,7 +188,8 @@ def main() -> None:
                 f"--merge: {stem}.json holds {old['meta']['env']} on {old['meta']['device']}, "
                 f"not {meta['env']} on {meta['device']}: give another --out-stem"
             )
-        meta["commands"] = old["meta"]["commands"] + meta["commands"]
+        new = [c for c in meta["commands"] if c not in old["meta"]["commands"]]
+        meta["commands"] = old["meta"]["commands"] + new
     pjp.enable_compilation_cache()
     env = pjp.envs.make(a.env)
     base = pjp.PPOConfig(eval_every=0)
