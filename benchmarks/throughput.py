@@ -388,7 +388,6 @@ def compare_peers(
         if same_spread is not None:
             out[name]["purejaxppo_at_brax_spread_steps_per_s"] = same_spread
             out[name]["speedup_at_brax_spread"] = same_spread / peer["steps_per_s"]
-        if same_spread is not None:
             print(f"  purejaxppo at Brax's initial action spread: {same_spread:8.0f} steps/s")
         print(
             f"  vs {peer['trainer']:18s}: {peer['steps_per_s']:8.0f} steps/s; purejaxppo "
