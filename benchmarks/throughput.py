@@ -315,7 +315,7 @@ def rows(r: dict) -> list[tuple[str, float, str]]:
             out.append(
                 (
                     f"purejaxppo (beside {name}, its spread)",
-                    p[f"purejaxppo_at_{name}_spread_steps_per_s"],
+                    p["purejaxppo_at_brax_spread_steps_per_s"],
                     note,
                 )
             )
