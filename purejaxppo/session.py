@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,20 @@ PROGRESS_CHUNKS = 50
 
 class NonFiniteError(RuntimeError):
     """A loss or parameter became NaN or infinite; the last good checkpoint is kept."""
+
+
+def _init_fn(spec: run_dir.RunSpec, train: Callable) -> tuple[Callable, jax.Array]:
+    """(jitted init of every seed's runner state, the seeds' keys ``[num_seeds, 2]``)."""
+    cfg = spec.config.validate()
+    keys = jax.random.split(jax.random.PRNGKey(spec.seed), spec.num_seeds)
+    return jax.jit(jax.vmap(lambda k: train.init(k, cfg))), keys
+
+
+def abstract_runner(path: Path) -> RunnerState:
+    """Shapes and dtypes of a run's runner state (``[num_seeds, ...]``), as :func:`run` makes it."""
+    spec = run_dir.read_spec(path)
+    init, keys = _init_fn(spec, make_train(spec.config.validate(), env_of(spec)))
+    return jax.eval_shape(init, keys)
 
 
 def chunk_updates(num_updates: int) -> int:
@@ -106,8 +121,7 @@ def run(
         return runner, metrics, finite
 
     t0 = time.perf_counter()
-    keys = jax.random.split(jax.random.PRNGKey(spec.seed), S)
-    init = jax.jit(jax.vmap(lambda k: train.init(k, cfg)))
+    init, keys = _init_fn(spec, train)
     if resume:
         abstract = jax.eval_shape(init, keys)
         runner, start = checkpoint.restore_runner(path, abstract)

@@ -88,22 +88,13 @@ def test_plot_command_rewrites_the_figures(probe_run, capsys):
     assert "learning_curve" in capsys.readouterr().out
 
 
-def _abstract_runner(path):
-    """Shapes of the run's runner state, as ``session.run`` makes them."""
-    spec = run_dir.read_spec(path)
-    cfg = spec.config.validate()
-    train = pjp.make_train(cfg, pjp.envs.make(spec.env, **spec.env_kwargs))
-    keys = jax.random.split(jax.random.PRNGKey(spec.seed), spec.num_seeds)
-    return jax.eval_shape(jax.vmap(lambda k: train.init(k, cfg)), keys)
-
-
 def test_resume_gives_the_uninterrupted_result(tmp_path):
     whole, cut = _spec(tmp_path / "a", every=4), _spec(tmp_path / "b", every=4)
     assert session.run(whole, show_progress=False).status == "finished"
     stopped = session.run(cut, show_progress=False, stop_after_chunks=3)  # like Ctrl-C
     assert stopped.status == "interrupted" and stopped.next_update == 4  # checkpoints every 4
     assert checkpoint.latest_step(cut) == 4
-    restored, _ = checkpoint.restore_runner(cut, _abstract_runner(cut))
+    restored, _ = checkpoint.restore_runner(cut, session.abstract_runner(cut))
     # uncommitted like a fresh init's, so the resumed program is the cached one
     assert not any(x.committed for x in jax.tree.leaves(restored))
     assert session.run(cut, resume=True, show_progress=False).status == "finished"
