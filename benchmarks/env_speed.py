@@ -7,6 +7,8 @@ Random actions, auto-reset, one process, one run; compile time excluded (and rep
     uv run python benchmarks/env_speed.py --solver-iterations 4 --ls-iterations 8
     uv run python benchmarks/env_speed.py --envs HalfCheetah-v5 --batch-sizes 16 48 --vmapped-solver
         # MJX's own vmapped solver instead of ours env by env (the before/after of mjx_speed.py)
+    uv run python benchmarks/env_speed.py --envs Humanoid-v5 --batch-sizes 16 --batched-cholesky
+        # JAX's batched LAPACK Cholesky instead of ours one matrix at a time (mjx_speed.py)
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import gymnasium as gym
 import jax
 
 import purejaxppo as pjp
-from purejaxppo.envs.mjx_speed import vmapped_solver
+from purejaxppo.envs.mjx_speed import batched_cholesky, vmapped_solver
 from purejaxppo.envs.v5 import V5_TASKS
 
 
@@ -73,6 +75,11 @@ def main() -> None:
     p.add_argument("--solver-iterations", type=int, default=None)
     p.add_argument("--ls-iterations", type=int, default=None)
     p.add_argument("--vmapped-solver", action="store_true", help="keep MJX's vmapped solver")
+    p.add_argument(
+        "--batched-cholesky",
+        action="store_true",
+        help="keep JAX's batched LAPACK Cholesky (it can hang at ~1024 envs on a 2-core CPU)",
+    )
     p.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
     a = p.parse_args()
     pjp.enable_compilation_cache()
@@ -88,7 +95,10 @@ def main() -> None:
             "mjx": {},
         }
         for b in a.batch_sizes:
-            with vmapped_solver() if a.vmapped_solver else contextlib.nullcontext():
+            with (
+                vmapped_solver() if a.vmapped_solver else contextlib.nullcontext(),
+                batched_cholesky() if a.batched_cholesky else contextlib.nullcontext(),
+            ):
                 sps, compile_s = mjx_steps_per_s(env, b, max(a.env_steps // b, 16))
             row["mjx"][b] = {"steps_per_s": sps, "compile_s": compile_s}
         rows.append(row)
@@ -99,6 +109,7 @@ def main() -> None:
         )
     meta = {"device": jax.devices()[0].device_kind, "jax": jax.__version__, **physics}
     meta["vmapped_solver"] = a.vmapped_solver
+    meta["batched_cholesky"] = a.batched_cholesky
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))

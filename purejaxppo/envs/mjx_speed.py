@@ -201,10 +201,26 @@ def cho_solve(c_and_lower: tuple[Array, bool], b: Array, **_: object) -> Array:
     return solve(c, b)
 
 
+_UNBATCHED = [True]  # switched off by batched_cholesky()
+
+
+@contextlib.contextmanager
+def batched_cholesky() -> Iterator[None]:
+    """While active, programs traced keep JAX's batched LAPACK Cholesky (before/after timings).
+
+    On a 2-core CPU it can deadlock at ~1024 envs: see :func:`unbatched_cholesky_on_cpu`.
+    """
+    _UNBATCHED[0] = False
+    try:
+        yield
+    finally:
+        _UNBATCHED[0] = True
+
+
 @contextlib.contextmanager
 def unbatched_cholesky_on_cpu() -> Iterator[None]:
     """While active (and the default backend is a CPU), no LAPACK Cholesky call is batched."""
-    if jax.default_backend() != "cpu":
+    if jax.default_backend() != "cpu" or not _UNBATCHED[0]:
         yield
         return
     linalg = jax.scipy.linalg
