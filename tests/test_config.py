@@ -1,5 +1,7 @@
 """PPOConfig: defaults, clear errors before compiling, static vs traced fields."""
 
+import dataclasses
+
 import jax
 import pytest
 
@@ -61,3 +63,15 @@ def test_stack_configs():
         stack_configs([PPOConfig(), PPOConfig(num_envs=8)])
     with pytest.raises(ConfigError, match="gamma"):
         stack_configs([PPOConfig(), PPOConfig(gamma=2.0)])
+
+
+def test_every_preset_is_a_valid_config_that_differs_only_where_it_says():
+    from purejaxppo.presets import PRESETS, preset_config
+
+    default = PPOConfig()
+    for name, values in PRESETS.items():
+        cfg = preset_config(name).validate()
+        for field in dataclasses.fields(PPOConfig):
+            want = values.get(field.name, getattr(default, field.name))
+            assert getattr(cfg, field.name) == want, (name, field.name)
+    assert preset_config("hopper").log_std_init == -0.5  # the value the sweep chose
