@@ -47,8 +47,9 @@ envs (``gdb``: both ``tf_XLAEigen`` threads in ``BlockingCounter::Wait`` under
 ``ParallelBatchMap``). :func:`unbatched_cholesky_on_cpu` gives ``cho_factor`` and ``cho_solve``
 a batching rule that runs a batch with ``lax.map``, one matrix per call, which LAPACK's kernel
 always runs in the calling thread. A batch of 16 costs about 1.5-2x the batched call (9 x 9:
-25 against 12 us per factor and solve; 23 x 23: 50 against 33 us), under 1% of an env step
-(Humanoid-v5, 16 envs: 64.0 ms a step with it, 64.5 ms without). A Cholesky in plain JAX ops,
+25 against 12 us per factor and solve; 23 x 23: 50 against 33 us), about the same step
+time (Humanoid-v5, 16 envs: 69 ms a step with it, 66 ms with :func:`batched_cholesky`, within
+this machine's noise; ``benchmarks/env_speed.py --batched-cholesky``). A Cholesky in plain JAX ops,
 tried first, is as fast at 9 x 9 and 10x slower at 23 x 23 (Humanoid's step 55 -> 87 ms).
 
 The parity suite (against C MuJoCo) runs with all of these.
