@@ -24,6 +24,7 @@ import itertools
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import jax
@@ -76,6 +77,12 @@ def points_of(grid: dict[str, list[float]]) -> list[dict[str, float]]:
 def sweep(env: pjp.envs.Env, base: PPOConfig, points: list[dict[str, float]], seeds: int) -> dict:
     """Trains every point x seed in one vmapped program; returns its policies and metrics.
 
+    Args:
+        env: the (unbatched) environment.
+        base: the config whose static fields (sizes) every point shares.
+        points: the float fields each point sets (``{}`` for ``base`` itself).
+        seeds: runs per point; seed ``s`` of every point starts from ``PRNGKey(s)``.
+
     Returns:
         ``policy`` and ``metrics`` with a leading axis of ``len(points) * seeds`` (point-major),
         ``configs`` (one per point), ``steps_per_s`` (all runs together, compile excluded) and
@@ -98,7 +105,10 @@ def sweep(env: pjp.envs.Env, base: PPOConfig, points: list[dict[str, float]], se
     for first in range(0, U, K):
         runner, m = run(runner, stacked, jnp.asarray(first, jnp.int32))
         chunks.append(jax.device_get(m))
-        ret = np.nanmean(np.asarray(m.episode_return).reshape(len(points), seeds, K), axis=(1, 2))
+        ret = np.asarray(m.episode_return).reshape(len(points), seeds, K)
+        with warnings.catch_warnings():  # NaN for a point none of whose episodes ended yet
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ret = np.nanmean(ret, axis=(1, 2))
         done = (first + K) * base.batch_size
         print(f"  {done:>10,} steps  training return per point {np.round(ret).tolist()}")
     seconds = time.perf_counter() - t0
@@ -120,8 +130,13 @@ def score(env_id: str, out: dict, points: list[dict], seeds: int, episodes: int)
         gym, mjx, train = [], [], []
         for s in range(seeds):
             j = i * seeds + s
-            policy = LoadedPolicy.of(env_id, cfg, jax.tree.map(lambda x, j=j: x[j], out["policy"]))
-            gym.append(float(gymnasium_returns(policy, episodes).mean()))
+            one = jax.tree.map(lambda x, j=j: x[j], out["policy"])
+            if all(np.isfinite(x).all() for x in jax.tree.leaves(one)):
+                policy = LoadedPolicy.of(env_id, cfg, one)
+                gym.append(float(gymnasium_returns(policy, episodes).mean()))
+            else:  # this run diverged: scored NaN, the others still count
+                print(f"  {point} seed {s}: parameters not finite (diverged); scored NaN")
+                gym.append(float("nan"))
             mjx.append(float(m.eval_return[j, -1]))
             ended = np.isfinite(m.episode_return[j])
             train.append(float(m.episode_return[j][ended][-1]) if ended.any() else float("nan"))
@@ -148,7 +163,11 @@ def markdown(meta: dict, rows: list[dict]) -> str:
         "| " + " | ".join(names) + " | Gymnasium return | MJX eval | training |",
         "|" + "---|" * (len(names) + 3),
     ]
-    for r in sorted(rows, key=lambda r: -np.mean(r["gymnasium_per_seed"])):
+
+    def rank(r: dict) -> float:  # best first; a point with a diverged seed (NaN) last
+        return -np.nan_to_num(np.mean(r["gymnasium_per_seed"]), nan=-np.inf)
+
+    for r in sorted(rows, key=rank):
         g = np.array(r["gymnasium_per_seed"])
         lines.append(
             "| " + " | ".join(f"{r['point'][n]:g}" for n in names) + " | "
