@@ -45,8 +45,8 @@ def parse_grid(items: list[str], base: PPOConfig) -> dict[str, list[float]]:
     the close matches) or a static field (a size: it changes the program, so sweep it by separate
     runs).
     """
-    traced = {f.name for f in dataclasses.fields(base) if f.metadata.get("pytree_node", True)}
     static = set(base.static_fields())
+    traced = {f.name for f in dataclasses.fields(base)} - static
     grid: dict[str, list[float]] = {}
     for item in items:
         name, sep, values = item.partition("=")
@@ -105,7 +105,7 @@ def sweep(env: pjp.envs.Env, base: PPOConfig, points: list[dict[str, float]], se
     for first in range(0, U, K):
         runner, m = run(runner, stacked, jnp.asarray(first, jnp.int32))
         chunks.append(jax.device_get(m))
-        ret = np.asarray(m.episode_return).reshape(len(points), seeds, K)
+        ret = chunks[-1].episode_return.reshape(len(points), seeds, K)  # already on the host
         with warnings.catch_warnings():  # NaN for a point none of whose episodes ended yet
             warnings.simplefilter("ignore", RuntimeWarning)
             ret = np.nanmean(ret, axis=(1, 2))

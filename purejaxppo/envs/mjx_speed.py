@@ -46,7 +46,8 @@ thread is free to run, and the program hangs for ever: it did at 1024 envs and a
 envs (``gdb``: both ``tf_XLAEigen`` threads in ``BlockingCounter::Wait`` under
 ``ParallelBatchMap``). :func:`unbatched_cholesky_on_cpu` gives ``cho_factor`` and ``cho_solve``
 a batching rule that runs a batch with ``lax.map``, one matrix per call, which LAPACK's kernel
-always runs in the calling thread. A batch of 16 costs about 1.5-2x the batched call (9 x 9:
+always runs in the calling thread. A batch of 16 costs about 1.5-2x the batched call (scratch
+microbenchmark; 9 x 9:
 25 against 12 us per factor and solve; 23 x 23: 50 against 33 us), about the same step
 time (Humanoid-v5, 16 envs: 69 ms a step with it, 66 ms with :func:`batched_cholesky`, within
 this machine's noise; ``benchmarks/env_speed.py --batched-cholesky``). A Cholesky in plain JAX ops,
