@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import purejaxppo as pjp
-from purejaxppo.envs import probes
+from purejaxppo.envs import probes, wrappers
+from tests.conftest import tiny_config
 
 
 def test_time_limit_truncates_and_auto_reset_is_fresh(maybe_jit):
@@ -50,6 +51,54 @@ def test_final_obs_is_pre_reset_observation():
     )
     np.testing.assert_allclose(state.final_obs[:, 0], 2.0)  # where the episode ended
     np.testing.assert_allclose(state.obs[:, 0], 0.0)  # the new episode's first obs
+
+
+def test_any_anywhere_is_one_flag_across_vmaps_and_keeps_the_cond_a_branch():
+    runs = []
+
+    def step(done):  # done [B]: a cond on "some env is done", as AutoReset's
+        def heavy(x):
+            jax.debug.callback(lambda: runs.append(1))
+            return x + 1
+
+        return jax.lax.cond(wrappers.any_anywhere(done), heavy, lambda x: x, done.astype(int))
+
+    f = jax.jit(jax.vmap(jax.vmap(lambda d: jax.lax.map(step, d))))  # [S1, S2, T, B]
+    done = np.zeros((2, 3, 4, 5), bool)
+    jax.block_until_ready(f(done))
+    assert runs == []  # never done: the branch never ran (a batched cond would run it always)
+    done[1, 2, 3, 4] = True  # one env, one step, one seed
+    out = np.asarray(f(done))
+    assert len(runs) == 1  # the branch ran once, for the whole nested batch, on that step
+    assert out[:, :, 3].min() == 1 and out[:, :, :3].max() == 0  # ...and no other step
+    # and the trainer's auto-reset stays a branch under vmap over seeds
+    cfg = tiny_config(total_timesteps=256, eval_every=0)
+    train = pjp.make_train(cfg, probes.ConstantReward())
+    jaxpr = str(jax.make_jaxpr(jax.vmap(train))(jax.random.split(jax.random.PRNGKey(0), 2)))
+    assert "cond[" in jaxpr
+
+
+def test_vmap_wrapper_folds_outer_vmaps_into_its_batch():
+    shapes = []
+
+    def batched(x, y):  # [B], [B]
+        shapes.append((x.shape, y.shape))
+        return {"sum": x + y, "x": x}
+
+    f = wrappers.fold_outer_vmaps(batched)
+    x = jnp.arange(2 * 3 * 4.0).reshape(2, 3, 4)
+    y = jnp.arange(4.0) * 100  # unbatched at both outer levels
+    out = jax.vmap(jax.vmap(f, in_axes=(0, None)), in_axes=(0, None))(x, y)
+    # traced per level on the way in; the last trace, the one run, is the folded 2 x 3 x 4
+    assert shapes[-1] == ((24,), (24,))
+    np.testing.assert_array_equal(out["sum"], x + y)
+    np.testing.assert_array_equal(out["x"], x)
+    # the env wrapper: seeds vmapped over an env batch give each env's own reset
+    env = pjp.envs.Vmap(probes.ObservationReward())
+    keys = jax.random.split(jax.random.PRNGKey(2), 6).reshape(2, 3, 2)
+    folded = jax.jit(jax.vmap(env.reset))(keys)
+    flat = env.reset(keys.reshape(6, 2))
+    np.testing.assert_array_equal(folded.obs.reshape(6, -1), flat.obs)
 
 
 def test_termination_wins_over_truncation_at_the_limit():

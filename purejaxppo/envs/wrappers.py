@@ -6,6 +6,10 @@ The trainer composes them as ``AutoReset(Vmap(TimeLimit(ClipAction(env))))``; se
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
@@ -82,21 +86,97 @@ class TimeLimit(Wrapper):
         return nxt.replace(step=steps, truncated=truncated, final_obs=nxt.obs)
 
 
+def _broadcast(axis_size: int, x: Array, is_batched: bool) -> Array:
+    return x if is_batched else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
+
+
+def fold_outer_vmaps(batched: Callable[..., Any]) -> Callable[..., Any]:
+    """``batched`` (a function over a leading batch axis ``[B, ...]``), with outer vmaps folded in.
+
+    Under ``jax.vmap`` over ``S`` (seeds, or hyperparameters), the returned function calls
+    ``batched`` once on arguments reshaped to ``[S * B, ...]`` and reshapes its results back to
+    ``[S, B, ...]``, instead of letting the outer vmap batch ``batched``'s body a second time. The
+    values are the same; the program is the one for ``S * B`` envs, so the physics sees one
+    batch: on a CPU the constraint solver then runs env by env over all ``S * B`` envs
+    (``mjx_speed.sequential_solver_on_cpu``) rather than as a ``while_loop`` batched over seeds,
+    in which every seed waits for the slowest. Nested vmaps fold one after the other.
+
+    Args:
+        batched: ``batched(*args) -> out``, every leaf of ``args`` and ``out`` ``[B, ...]``.
+
+    Returns:
+        A function with the same values as ``batched``.
+    """
+
+    @jax.custom_batching.custom_vmap
+    def fn(*args: Any) -> Any:
+        return batched(*args)
+
+    @fn.def_vmap
+    def _rule(axis_size: int, in_batched: list, *args: Any) -> tuple[Any, Any]:
+        args = tuple(
+            jax.tree.map(functools.partial(_broadcast, axis_size), a, b)
+            for a, b in zip(args, in_batched, strict=True)
+        )
+        inner = jax.tree.leaves(args)[0].shape[1]
+        fold = lambda x: x.reshape((axis_size * inner, *x.shape[2:]))  # noqa: E731
+        out = fn(*jax.tree.map(fold, args))
+        unfold = lambda x: x.reshape((axis_size, inner, *x.shape[1:]))  # noqa: E731
+        out = jax.tree.map(unfold, out)
+        return out, jax.tree.map(lambda _: True, out)
+
+    return fn
+
+
 class Vmap(Wrapper):
-    """Batches an env: ``reset(keys [B, 2])`` and ``step(states [B], actions [B, act])``."""
+    """Batches an env: ``reset(keys [B, 2])`` and ``step(states [B], actions [B, act])``.
+
+    Outer vmaps (seeds, hyperparameters) are folded into the env batch: see
+    :func:`fold_outer_vmaps`.
+    """
+
+    def __init__(self, env: Env):
+        super().__init__(env)
+        self._reset = fold_outer_vmaps(jax.vmap(env.reset))
+        self._step = fold_outer_vmaps(jax.vmap(env.step))
 
     def reset(self, key: Array) -> State:  # noqa: D102
-        return jax.vmap(self.env.reset)(key)
+        return self._reset(key)
 
     def step(self, state: State, action: Array) -> State:  # noqa: D102
-        return jax.vmap(self.env.step)(state, action)
+        return self._step(state, action)
+
+
+@jax.custom_batching.custom_vmap
+def any_anywhere(x: Array) -> Array:
+    """``jnp.any(x)``, and under ``vmap`` the ``any`` over the mapped axes too, left unbatched.
+
+    ``jnp.any`` under ``vmap`` (over seeds, or hyperparameters) gives one flag per mapped
+    element, and a ``lax.cond`` on a batched flag runs both of its branches every time. This flag
+    is the same for every mapped element, so a ``lax.cond`` on it stays a branch: it runs when
+    the condition holds anywhere in the (nested) batch, and is skipped when it holds nowhere.
+
+    Args:
+        x: bool array of any shape.
+
+    Returns:
+        bool scalar.
+    """
+    return jnp.any(x)
+
+
+@any_anywhere.def_vmap
+def _any_anywhere_vmap(axis_size: int, in_batched: list[bool], x: Array) -> tuple[Array, bool]:
+    del axis_size
+    return any_anywhere(x.reshape(-1) if in_batched[0] else x), False
 
 
 class AutoReset(Wrapper):
     """On a batched env: every env whose episode ended is replaced by a FRESH random reset.
 
-    The reset is computed only on steps where some env is done (a ``lax.cond`` at batch level),
-    with a key split from that env's own ``rng``. ``final_obs``, ``reward``, ``terminated`` and
+    The reset is computed only on steps where some env is done (a ``lax.cond`` at batch level,
+    on :func:`any_anywhere`, so that it stays a branch under ``vmap`` over seeds), with a key
+    split from that env's own ``rng``. ``final_obs``, ``reward``, ``terminated`` and
     ``truncated`` of the finishing step are kept; ``obs`` becomes the new episode's first.
     """
 
@@ -120,7 +200,7 @@ class AutoReset(Wrapper):
                 info=nxt.info,
             )
 
-        return jax.lax.cond(jnp.any(done), reset_done, lambda s: s, nxt)
+        return jax.lax.cond(any_anywhere(done), reset_done, lambda s: s, nxt)
 
 
 def wrap_for_training(env: Env, episode_length: int | None = None) -> Env:
