@@ -8,10 +8,13 @@ throughput the trainer keeps.
 - num_envs: rollouts of ``--rollout`` steps per env (batch = num_envs x rollout), 32 minibatches
   per epoch, 10 epochs: the default trainer's shape (16 x 128) at other widths.
 - seeds: the default shape (16 envs, batch 2048), ``jax.vmap``-ed over seeds in one program.
+  ``--unfolded`` adds the trainer as vmapped seeds were batched before the env batch folded them
+  in (``purejaxppo.envs.wrappers.unfolded_vmaps``), timed in turn with the other two programs.
 
     uv run python benchmarks/scaling.py                              # CPU sizes
     uv run python benchmarks/scaling.py --num-envs 2048 4096 8192 --seeds 1 8 64   # a GPU
     uv run python benchmarks/scaling.py --quick                      # tiny sizes (CI)
+    uv run python benchmarks/scaling.py --num-envs --seeds 8 32 --unfolded --merge   # before/after
     uv run python benchmarks/scaling.py --num-envs --seeds 16 32 --repeats 1 --merge   # add points
 
 Writes ``benchmarks/results/scaling_<env>_<platform>.{json,md,png}`` (``--out-stem`` to change).
@@ -40,10 +43,17 @@ import matplotlib.pyplot as plt
 from throughput import compiled, raw_env_fn, run_seconds
 
 import purejaxppo as pjp
+from purejaxppo.envs import wrappers
 
 
-def point(env: pjp.envs.Env, cfg: pjp.PPOConfig, seeds: int, repeats: int) -> dict:
-    """Steps/s of the trainer (``seeds`` vmapped) and of the raw env at seeds x num_envs."""
+def point(
+    env: pjp.envs.Env, cfg: pjp.PPOConfig, seeds: int, repeats: int, unfolded: bool = False
+) -> dict:
+    """Steps/s of the trainer (``seeds`` vmapped) and of the raw env at seeds x num_envs.
+
+    With ``unfolded`` (and ``seeds > 1``) also the trainer as seeds were batched before
+    (``wrappers.unfolded_vmaps``), compiled beside it and timed in turn with the other two.
+    """
     key = jax.random.PRNGKey(0)
     steps = cfg.num_updates * cfg.batch_size * seeds
     raw, raw_c = compiled(
@@ -52,12 +62,16 @@ def point(env: pjp.envs.Env, cfg: pjp.PPOConfig, seeds: int, repeats: int) -> di
     train = pjp.make_train(cfg, env)
     args = (key,) if seeds == 1 else (jax.random.split(key, seeds),)
     trainer, trainer_c = compiled(jax.jit(train if seeds == 1 else jax.vmap(train)), *args)
-    raw_t, trainer_t = [], []
+    programs = {"raw": raw, "trainer": trainer}
+    if unfolded and seeds > 1:
+        with wrappers.unfolded_vmaps():
+            programs["unfolded"], _ = compiled(jax.jit(jax.vmap(train)), *args)
+    times: dict[str, list[float]] = {k: [] for k in programs}
     for _ in range(repeats):
-        raw_t.append(run_seconds(raw, key))
-        trainer_t.append(run_seconds(trainer, *args))
-    raw_sps, trainer_sps = steps / min(raw_t), steps / min(trainer_t)
-    return {
+        for name, fn in programs.items():
+            times[name].append(run_seconds(fn, *((key,) if name == "raw" else args)))
+    raw_sps, trainer_sps = steps / min(times["raw"]), steps / min(times["trainer"])
+    row = {
         "num_envs": cfg.num_envs,
         "seeds": seeds,
         "batch_size": cfg.batch_size,
@@ -72,6 +86,9 @@ def point(env: pjp.envs.Env, cfg: pjp.PPOConfig, seeds: int, repeats: int) -> di
         "repeats": repeats,
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
+    if "unfolded" in times:
+        row["unfolded_trainer_steps_per_s"] = steps / min(times["unfolded"])
+    return row
 
 
 def merged(old: list[dict], new: list[dict], key: str) -> list[dict]:
@@ -97,19 +114,25 @@ def markdown(env_rows: list[dict], seed_rows: list[dict], meta: dict) -> str:
     ):
         if not rows:
             continue
+        before = any("unfolded_trainer_steps_per_s" in r for r in rows)
+        extra = " trainer, seeds unfolded (before) | now / before |" if before else ""
         out += [
             f"## {title}",
             "",
             f"| {key} | batch | trainer steps/s | raw env steps/s | trainer / raw | compile s "
-            "| timed updates x repeats |",
-            "|---|---|---|---|---|---|---|",
+            f"| timed updates x repeats |{extra}",
+            "|---|---|---|---|---|---|---|" + ("---|---|" if before else ""),
         ]
         for r in rows:
-            out.append(
+            line = (
                 f"| {r[key]} | {r['batch_size']} | {r['trainer_steps_per_s']:,.0f} | "
                 f"{r['raw_env_steps_per_s']:,.0f} | {r['ratio']:.2f} | "
                 f"{r['trainer_compile_s']:.0f} | {r['updates']} x {r['repeats']} |"
             )
+            if before:
+                u = r.get("unfolded_trainer_steps_per_s")
+                line += f" {u:,.0f} | {r['trainer_steps_per_s'] / u:.2f}x |" if u else " | |"
+            out.append(line)
         out.append("")
     return "\n".join(out)
 
@@ -141,7 +164,12 @@ def show(label: str, r: dict) -> None:
     """One line of progress."""
     print(
         f"{label:14s} trainer {r['trainer_steps_per_s']:9.0f}  raw {r['raw_env_steps_per_s']:9.0f}"
-        f"  ratio {r['ratio']:.2f}  (compile {r['trainer_compile_s']:.0f} s)",
+        f"  ratio {r['ratio']:.2f}  (compile {r['trainer_compile_s']:.0f} s)"
+        + (
+            f"  unfolded (before) {r['unfolded_trainer_steps_per_s']:9.0f}"
+            if "unfolded_trainer_steps_per_s" in r
+            else ""
+        ),
         flush=True,
     )
 
@@ -154,6 +182,11 @@ def main() -> None:
     p.add_argument("--rollout", type=int, default=128, help="steps per env per update")
     p.add_argument("--updates", type=int, default=2, help="updates timed per point")
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument(
+        "--unfolded",
+        action="store_true",
+        help="also time each seeds point's trainer as seeds were batched before (unfolded vmaps)",
+    )
     p.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
     p.add_argument("--out-stem", type=Path, default=None)
     p.add_argument(
@@ -224,7 +257,7 @@ def main() -> None:
     if a.quick:
         cfg = cfg.replace(num_envs=4, batch_size=64, minibatch_size=16, total_timesteps=64)
     for s in a.seeds:
-        seed_rows.append(point(env, cfg.validate(), s, a.repeats))
+        seed_rows.append(point(env, cfg.validate(), s, a.repeats, a.unfolded))
         show(f"seeds {s}", seed_rows[-1])
         write()
     write()

@@ -6,8 +6,9 @@ The trainer composes them as ``AutoReset(Vmap(TimeLimit(ClipAction(env))))``; se
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -86,6 +87,23 @@ class TimeLimit(Wrapper):
         return nxt.replace(step=steps, truncated=truncated, final_obs=nxt.obs)
 
 
+_FOLD = [True]  # switched off by unfolded_vmaps()
+
+
+@contextlib.contextmanager
+def unfolded_vmaps() -> Iterator[None]:
+    """While active, programs traced batch seeds as plain nested vmaps (before/after timings).
+
+    That is: :class:`Vmap` does not fold outer vmaps into its batch, and :class:`AutoReset`'s
+    ``lax.cond`` tests ``jnp.any``, which under a seed vmap turns it into a select.
+    """
+    _FOLD[0] = False
+    try:
+        yield
+    finally:
+        _FOLD[0] = True
+
+
 def _broadcast(axis_size: int, x: Array, is_batched: bool) -> Array:
     return x if is_batched else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
 
@@ -141,10 +159,10 @@ class Vmap(Wrapper):
         self._step = fold_outer_vmaps(jax.vmap(env.step))
 
     def reset(self, key: Array) -> State:  # noqa: D102
-        return self._reset(key)
+        return (self._reset if _FOLD[0] else jax.vmap(self.env.reset))(key)
 
     def step(self, state: State, action: Array) -> State:  # noqa: D102
-        return self._step(state, action)
+        return (self._step if _FOLD[0] else jax.vmap(self.env.step))(state, action)
 
 
 @jax.custom_batching.custom_vmap
@@ -200,7 +218,8 @@ class AutoReset(Wrapper):
                 info=nxt.info,
             )
 
-        return jax.lax.cond(any_anywhere(done), reset_done, lambda s: s, nxt)
+        some = any_anywhere(done) if _FOLD[0] else jnp.any(done)
+        return jax.lax.cond(some, reset_done, lambda s: s, nxt)
 
 
 def wrap_for_training(env: Env, episode_length: int | None = None) -> Env:
