@@ -17,6 +17,20 @@ from flax import struct
 Array = jax.Array
 
 
+def broadcast_unbatched(axis_size: int, x: Array, is_batched: bool) -> Array:
+    """``x`` with a leading axis of ``axis_size`` added unless it has one (``custom_vmap`` rules).
+
+    Args:
+        axis_size: the mapped axis' size ``S``.
+        x: ``[S, ...]`` if ``is_batched``, else ``[...]``.
+        is_batched: whether ``x`` already carries the mapped axis.
+
+    Returns:
+        ``[S, ...]``.
+    """
+    return x if is_batched else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
+
+
 class State(struct.PyTreeNode):
     """The state of one environment (or, after :class:`VmapWrapper`, of a batch: leading ``[B]``).
 

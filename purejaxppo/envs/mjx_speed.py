@@ -59,6 +59,7 @@ The parity suite (against C MuJoCo) runs with all of these.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -66,6 +67,8 @@ import jax
 import jax.numpy as jnp
 import jax.scipy.linalg
 from mujoco.mjx._src import scan, solver
+
+from purejaxppo.envs.base import broadcast_unbatched
 
 Array = jax.Array
 T = TypeVar("T")
@@ -126,10 +129,7 @@ def _sequential_solve(original: Callable) -> Callable:
 
         @one.def_vmap
         def batched(axis_size: int, in_batched: list, d):
-            def full(x: Array, is_batched: bool) -> Array:
-                return x if is_batched else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
-
-            d = jax.tree.map(full, d, in_batched[0])
+            d = jax.tree.map(functools.partial(broadcast_unbatched, axis_size), d, in_batched[0])
             out = jax.lax.map(lambda x: original(m, x), d)  # an outer vmap batches the body
             return out, jax.tree.map(lambda _: True, out)
 
@@ -168,10 +168,6 @@ def sequential_solver_on_cpu() -> Iterator[None]:
 _LAPACK = (jax.scipy.linalg.cho_factor, jax.scipy.linalg.cho_solve)
 
 
-def _broadcast(axis_size: int, x: Array, is_batched: bool) -> Array:
-    return x if is_batched else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
-
-
 def cho_factor(a: Array, lower: bool = False, **_: object) -> tuple[Array, bool]:
     """``jax.scipy.linalg.cho_factor`` of ``a`` ``[n, n]``; batched, one matrix at a time."""
 
@@ -182,7 +178,7 @@ def cho_factor(a: Array, lower: bool = False, **_: object) -> tuple[Array, bool]
     @factor.def_vmap
     def batched(axis_size: int, in_batched: list, a: Array) -> tuple[Array, bool]:
         # the body calls `factor` again, so an outer vmap (seeds) maps again instead of batching
-        return jax.lax.map(factor, _broadcast(axis_size, a, in_batched[0])), True
+        return jax.lax.map(factor, broadcast_unbatched(axis_size, a, in_batched[0])), True
 
     return factor(a), lower
 
@@ -197,7 +193,8 @@ def cho_solve(c_and_lower: tuple[Array, bool], b: Array, **_: object) -> Array:
 
     @solve.def_vmap
     def batched(axis_size: int, in_batched: list, c: Array, b: Array) -> tuple[Array, bool]:
-        c, b = (_broadcast(axis_size, x, f) for x, f in zip((c, b), in_batched, strict=True))
+        full = functools.partial(broadcast_unbatched, axis_size)
+        c, b = (full(x, f) for x, f in zip((c, b), in_batched, strict=True))
         return jax.lax.map(lambda cb: solve(*cb), (c, b)), True
 
     return solve(c, b)

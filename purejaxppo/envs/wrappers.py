@@ -14,7 +14,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from purejaxppo.envs.base import Array, Env, State
+from purejaxppo.envs.base import Array, Env, State, broadcast_unbatched
 
 
 class Wrapper(Env):
@@ -104,10 +104,6 @@ def unfolded_vmaps() -> Iterator[None]:
         _FOLD[0] = True
 
 
-def _broadcast(axis_size: int, x: Array, is_batched: bool) -> Array:
-    return x if is_batched else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
-
-
 def fold_outer_vmaps(batched: Callable[..., Any]) -> Callable[..., Any]:
     """``batched`` (a function over a leading batch axis ``[B, ...]``), with outer vmaps folded in.
 
@@ -133,7 +129,7 @@ def fold_outer_vmaps(batched: Callable[..., Any]) -> Callable[..., Any]:
     @fn.def_vmap
     def _rule(axis_size: int, in_batched: list, *args: Any) -> tuple[Any, Any]:
         args = tuple(
-            jax.tree.map(functools.partial(_broadcast, axis_size), a, b)
+            jax.tree.map(functools.partial(broadcast_unbatched, axis_size), a, b)
             for a, b in zip(args, in_batched, strict=True)
         )
         inner = jax.tree.leaves(args)[0].shape[1]
