@@ -6,9 +6,9 @@ Random actions, auto-reset, one process, one run; compile time excluded (and rep
     uv run python benchmarks/env_speed.py --envs Hopper-v5 --batch-sizes 16 --seconds 1
     uv run python benchmarks/env_speed.py --solver-iterations 4 --ls-iterations 8
     uv run python benchmarks/env_speed.py --envs HalfCheetah-v5 --batch-sizes 16 48 --vmapped-solver
-        # MJX's own vmapped solver instead of ours env by env (the before/after of mjx_speed.py)
+        # MJX's own vmapped solver instead of ours env by env (before/after: envs/mjx/speed.py)
     uv run python benchmarks/env_speed.py --envs Humanoid-v5 --batch-sizes 16 --batched-cholesky
-        # JAX's batched LAPACK Cholesky instead of ours one matrix at a time (mjx_speed.py)
+        # JAX's batched LAPACK Cholesky instead of ours one matrix at a time (envs/mjx/speed.py)
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import gymnasium as gym
 import jax
 
 import purejaxppo as pjp
-from purejaxppo.envs.mjx_speed import batched_cholesky, vmapped_solver
+from purejaxppo.envs.mjx.speed import batched_cholesky, vmapped_solver
 from purejaxppo.envs.v5 import V5_TASKS
 
 

@@ -18,7 +18,9 @@ import tyro
 
 import purejaxppo as pjp
 from purejaxppo import plots, report, run_dir, session
-from purejaxppo.crosscheck import Estimate, cross_check, load_policies, mjx_returns
+from purejaxppo.crosscheck import Estimate, cross_check, engine_name, load_policies, program_returns
+from purejaxppo.envs.v5 import V5_TASKS
+from purejaxppo.envs.v5.task import resolve_physics
 from purejaxppo.presets import PRESETS, preset_config
 
 DEFAULT_ENV = "HalfCheetah-v5"
@@ -36,6 +38,11 @@ class Train:
     """Base PRNG seed; the seeds are split from it."""
     preset: str | None = None
     """Named hyperparameters replacing the defaults (flags still override): see `purejaxppo -h`."""
+    physics: Literal["auto", "c", "mjx"] = "auto"
+    """Physics engine of the v5 tasks: c (C MuJoCo, for CPUs), mjx (for GPUs and TPUs), or auto
+    (c when JAX's backend is the CPU, mjx on a GPU or TPU)."""
+    threads: int | None = None
+    """Threads of the C engine per batched step (default: this machine's CPUs); changes no value."""
     backend: str = "mjx"
     """Brax's physics backend, for brax/<name> ids: mjx, generalized, positional or spring."""
     solver_iterations: int | None = None
@@ -64,12 +71,15 @@ class Train:
 
 @dataclasses.dataclass(frozen=True)
 class Eval:
-    """Run a saved run's deterministic policies: in MJX, or in Gymnasium (C MuJoCo) beside MJX."""
+    """Run a saved run's deterministic policies in purejaxppo, or in Gymnasium's task beside it."""
 
     run_dir: tyro.conf.Positional[Path]
     """The run directory."""
-    backend: Literal["mjx", "gymnasium"] = "mjx"
-    """mjx: MJX only. gymnasium: Gymnasium's task and MJX, with a verdict (crosscheck.json)."""
+    backend: Literal["purejaxppo", "gymnasium"] = "purejaxppo"
+    """purejaxppo: in the compiled program only. gymnasium: also in Gymnasium's own task (C
+    MuJoCo), with a verdict (crosscheck.json)."""
+    physics: Literal["c", "mjx"] | None = None
+    """Engine of the program's evaluation (default: the run's own)."""
     episodes: int = 10
     """Episodes per seed."""
 
@@ -108,13 +118,29 @@ class Envs:
 
 
 def _env_kwargs(args: Train) -> dict:
-    """Constructor keywords for the chosen env id."""
+    """Constructor keywords for the chosen env id; the engine is recorded resolved (c or mjx)."""
+    if not args.env.startswith("brax/") and args.env not in pjp.envs.registered_ids(False):
+        pjp.envs.make(args.env)  # raises UnknownEnvError, naming the close matches
+    v5 = args.env in V5_TASKS
+    if not v5 and (args.physics != "auto" or args.threads is not None):
+        raise pjp.ConfigError(
+            f"--physics and --threads choose the engine of the v5 tasks; {args.env} has none"
+            + (" (its Brax backend is --backend)" if args.env.startswith("brax/") else "")
+        )
     if args.env.startswith("brax/"):
         return {"backend": args.backend}
-    if args.env.startswith("probe/"):
+    if not v5:
         return {}
-    caps = {"solver_iterations": args.solver_iterations, "ls_iterations": args.ls_iterations}
-    return {k: v for k, v in caps.items() if v is not None}
+    given = {
+        "threads": args.threads,
+        "solver_iterations": args.solver_iterations,
+        "ls_iterations": args.ls_iterations,
+    }
+    physics = args.physics
+    if physics == "auto" and (args.solver_iterations or args.ls_iterations):
+        physics = "mjx"  # the caps are MJX's
+    kwargs = {"physics": resolve_physics(physics)}
+    return kwargs | {k: v for k, v in given.items() if v is not None}
 
 
 def run_train(args: Train) -> session.Outcome:
@@ -185,24 +211,26 @@ def _final_crosscheck(path: Path, spec: run_dir.RunSpec, metrics, episodes: int)
     else:
         loaded = load_policies(path)
         s, env, policies, _ = loaded
-        ests = [Estimate.of(r) for r in mjx_returns(s, env, policies, episodes)]
+        ests = [Estimate.of(r) for r in program_returns(s, env, policies, episodes)]
     report.print_crosscheck(cross_check(path, ests, episodes, loaded))
 
 
 def run_eval(args: Eval) -> dict:
-    """MJX returns per seed; with backend gymnasium also C MuJoCo's and the verdict."""
+    """The program's returns per seed; with backend gymnasium also Gymnasium's and the verdict."""
     pjp.enable_compilation_cache()
-    loaded = load_policies(args.run_dir)
+    loaded = load_policies(args.run_dir, args.physics)
     spec, env, policies, step = loaded
+    engine = engine_name(env)
     print(
-        f"purejaxppo eval: {spec.env}, checkpoint at update {step}, {args.episodes} episodes/seed"
+        f"purejaxppo eval: {spec.env} ({engine}), checkpoint at update {step}, "
+        f"{args.episodes} episodes/seed"
     )
-    returns = mjx_returns(spec, env, policies, args.episodes)
+    returns = program_returns(spec, env, policies, args.episodes)
     ests = [Estimate.of(r) for r in returns]
-    if args.backend == "mjx":
+    if args.backend == "purejaxppo":
         for s, e in enumerate(ests):
-            print(f"  seed {s}: MJX {e}")
-        return {"mjx": [dataclasses.asdict(e) for e in ests]}
+            print(f"  seed {s}: purejaxppo ({engine}) {e}")
+        return {"ours": [dataclasses.asdict(e) for e in ests], "engine": engine}
     out = cross_check(args.run_dir, ests, args.episodes, loaded)
     report.print_crosscheck(out)
     return out
@@ -258,7 +286,13 @@ def main(argv: list[str] | None = None) -> None:
             run_render(command)
         else:
             run_envs()
-    except (pjp.ConfigError, pjp.envs.UnknownEnvError, run_dir.RunDirError, RenderError) as e:
+    except (
+        pjp.ConfigError,
+        pjp.envs.UnknownEnvError,
+        pjp.envs.EnvError,
+        run_dir.RunDirError,
+        RenderError,
+    ) as e:
         raise SystemExit(f"error: {e}") from None
     except KeyboardInterrupt:  # outside the training loop (which handles its own): compiling
         print("\ninterrupted", file=sys.stderr)

@@ -1,11 +1,12 @@
-"""A trained policy outside JAX: ``load_policy``, Gymnasium episodes, and the MJX-vs-C verdict.
+"""A trained policy outside JAX: ``load_policy``, Gymnasium episodes, and the cross-check verdict.
 
 The cross-check runs the saved deterministic policy (with its observation normaliser) for N
 episodes in Gymnasium's own v5 task, stepped by C MuJoCo, and compares the mean return with the
-MJX evaluation's: both with 95% confidence intervals (Student's t), and a verdict. They *agree*
-when the confidence interval of the difference (Welch) contains 0, or when the difference is
-within 5% of the larger mean's magnitude (a difference too small to matter, which many episodes
-can still make statistically detectable). With k seeds the interval of each is at level
+evaluation inside purejaxppo's program (on the run's engine, C MuJoCo or MJX): both with 95%
+confidence intervals (Student's t), and a verdict. They *agree* when the confidence interval
+of the difference (Welch) contains 0, or when the difference is within 5% of the larger mean's
+magnitude (a difference too small to matter, which many episodes can still make statistically
+detectable). With k seeds the interval of each is at level
 1 - 0.05 / k (Bonferroni): the chance that a run whose engines agree is reported as disagreeing
 stays at 5% however many seeds it has (at 95% per seed, 3 seeds would raise it to 14%).
 """
@@ -33,7 +34,7 @@ from purejaxppo.train import Policy, make_network, make_policy_fn
 
 RELATIVE_MARGIN = 0.05
 FAMILY_ALPHA = 0.05
-_OUR_KWARGS = ("solver_iterations", "ls_iterations", "backend")
+_OUR_KWARGS = ("physics", "threads", "solver_iterations", "ls_iterations", "backend")
 
 
 class LoadedPolicy:
@@ -69,9 +70,22 @@ class LoadedPolicy:
         return np.clip(a, self.low, self.high).astype(np.float32)
 
 
-def env_of(spec: RunSpec) -> Env:
-    """The run's environment, rebuilt from its spec."""
-    return make(spec.env, **spec.env_kwargs)
+def env_of(spec: RunSpec, physics: str | None = None) -> Env:
+    """The run's environment, rebuilt from its spec (on another engine if ``physics`` is given)."""
+    kwargs = dict(spec.env_kwargs)
+    if physics is not None:
+        kwargs["physics"] = physics
+    elif "physics" not in kwargs and spec.env in V5_TASKS:  # a run from before the C engine
+        kwargs["physics"] = (
+            "mjx" if {"solver_iterations", "ls_iterations"} & set(kwargs) else "auto"
+        )
+    return make(spec.env, **kwargs)
+
+
+def engine_name(env: Env) -> str:
+    """What steps ``env`` inside the program, for reports: "C MuJoCo", "MJX" or "JAX"."""
+    physics = getattr(env.unwrapped, "physics", None)
+    return {"c": "C MuJoCo", "mjx": "MJX"}.get(physics, "JAX")
 
 
 def abstract_policies(spec: RunSpec, env: Env) -> Policy:
@@ -87,10 +101,15 @@ def abstract_policies(spec: RunSpec, env: Env) -> Policy:
     return jax.eval_shape(jax.vmap(one), keys)
 
 
-def load_policies(run_dir: Path) -> tuple[RunSpec, Env, Policy, int]:
-    """(spec, env, policies of all seeds ``[num_seeds, ...]``, next_update) of a run."""
+def load_policies(run_dir: Path, physics: str | None = None) -> tuple[RunSpec, Env, Policy, int]:
+    """(spec, env, policies of all seeds ``[num_seeds, ...]``, next_update) of a run.
+
+    Args:
+        run_dir: the run.
+        physics: the engine to rebuild the env on (default: the run's own).
+    """
     spec = read_spec(run_dir)
-    env = env_of(spec)
+    env = env_of(spec, physics)
     policies, step = checkpoint.restore_policy(run_dir, abstract_policies(spec, env))
     return spec, env, policies, step
 
@@ -158,24 +177,24 @@ class Estimate:
         return f"{self.mean:.1f} ± {self.half_width:.1f} (95% CI, {self.n} episodes)"
 
 
-def verdict(mjx: Estimate, gym_: Estimate, level: float = 0.95) -> tuple[bool, str]:
+def verdict(ours: Estimate, gym_: Estimate, level: float = 0.95) -> tuple[bool, str]:
     """Whether the two means agree, and why (see the module docstring).
 
     Args:
-        mjx: the MJX evaluation's estimate.
+        ours: the estimate of the evaluation in purejaxppo's program.
         gym_: Gymnasium's estimate.
         level: confidence level of the difference's interval.
     """
-    diff = mjx.mean - gym_.mean
-    se = math.sqrt(mjx.std**2 / mjx.n + gym_.std**2 / gym_.n) if mjx.n > 1 < gym_.n else math.nan
+    diff = ours.mean - gym_.mean
+    se = math.sqrt(ours.std**2 / ours.n + gym_.std**2 / gym_.n) if ours.n > 1 < gym_.n else math.nan
     if math.isfinite(se) and se > 0:
         dof = se**4 / (
-            (mjx.std**2 / mjx.n) ** 2 / (mjx.n - 1) + (gym_.std**2 / gym_.n) ** 2 / (gym_.n - 1)
+            (ours.std**2 / ours.n) ** 2 / (ours.n - 1) + (gym_.std**2 / gym_.n) ** 2 / (gym_.n - 1)
         )
         half = float(stats.t.ppf(0.5 + level / 2, dof) * se)
     else:
         half = 0.0
-    scale = max(abs(mjx.mean), abs(gym_.mean))
+    scale = max(abs(ours.mean), abs(gym_.mean))
     pct = f"{level:.1%}".replace(".0%", "%")
     if abs(diff) <= half:
         return True, f"agree: the difference {diff:+.1f} is within its {pct} interval (±{half:.1f})"
@@ -192,15 +211,16 @@ def verdict(mjx: Estimate, gym_: Estimate, level: float = 0.95) -> tuple[bool, s
 
 def cross_check(
     run_dir: Path,
-    mjx_estimates: list[Estimate],
+    estimates: list[Estimate],
     episodes: int,
     loaded: tuple[RunSpec, Env, Policy, int] | None = None,
 ) -> dict:
-    """Gymnasium episodes for every seed, beside the given MJX estimates; the JSON it writes.
+    """Gymnasium episodes for every seed, beside the program's estimates; the JSON it writes.
 
     Args:
         run_dir: the run (its newest checkpoint is used).
-        mjx_estimates: one MJX estimate per seed, of the same checkpoint's policies.
+        estimates: one estimate per seed of the same checkpoint's policies, from the
+            evaluation in purejaxppo's program.
         episodes: Gymnasium episodes per seed.
         loaded: what :func:`load_policies` gave for ``run_dir``, if the caller has it already.
 
@@ -208,30 +228,30 @@ def cross_check(
         The report, also written to ``<run_dir>/crosscheck.json``.
     """
     spec, env, policies, step = loaded or load_policies(run_dir)
-    report: dict = {"env": spec.env, "next_update": step, "seeds": []}
+    report: dict = {"env": spec.env, "engine": engine_name(env), "next_update": step, "seeds": []}
     gid = gymnasium_id(spec)
     if gid is None:
         report["verdict"] = None
         report["message"] = f"{spec.env} has no Gymnasium twin: no cross-check in C MuJoCo"
     else:
         all_agree = True
-        level = 1 - FAMILY_ALPHA / len(mjx_estimates)  # Bonferroni over the seeds
+        level = 1 - FAMILY_ALPHA / len(estimates)  # Bonferroni over the seeds
         report["level"] = level
-        for s, est in enumerate(mjx_estimates):
+        for s, est in enumerate(estimates):
             pol = LoadedPolicy(spec, env, jax.tree.map(lambda x, s=s: x[s], policies), s)
             g = Estimate.of(gymnasium_returns(pol, episodes))
             agree, why = verdict(est, g, level)
             all_agree &= agree
             report["seeds"].append(
-                {"seed": s, "mjx": asdict(est), "gymnasium": asdict(g), "agree": agree, "why": why}
+                {"seed": s, "ours": asdict(est), "gymnasium": asdict(g), "agree": agree, "why": why}
             )
         report["verdict"] = "agree" if all_agree else "disagree"
     (Path(run_dir) / "crosscheck.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 
-def mjx_returns(spec: RunSpec, env: Env, policies: Policy, episodes: int, seed: int = 0):
-    """Returns ``[seeds, episodes]`` of every seed's deterministic policy in MJX (one program)."""
+def program_returns(spec: RunSpec, env: Env, policies: Policy, episodes: int, seed: int = 0):
+    """Returns ``[seeds, episodes]`` of each seed's deterministic policy on ``env``, one program."""
     from purejaxppo.envs.wrappers import wrap_for_eval
     from purejaxppo.evaluate import evaluate
 

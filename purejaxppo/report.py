@@ -68,10 +68,11 @@ def print_crosscheck(report: dict) -> None:
     if report["verdict"] is None:
         print(f"  cross-check: {report['message']}")
         return
-    print(f"  cross-check in Gymnasium's {report['env']} (C MuJoCo) vs MJX, same policies:")
+    ours = f"purejaxppo ({report['engine']})"
+    print(f"  cross-check: Gymnasium's {report['env']} vs {ours}, same policies:")
     for row in report["seeds"]:
-        g, x = row["gymnasium"], row["mjx"]
-        print(f"    seed {row['seed']}: MJX {_est(x)}   Gymnasium {_est(g)}\n      {row['why']}")
+        g, x = row["gymnasium"], row["ours"]
+        print(f"    seed {row['seed']}: {ours} {_est(x)}   Gymnasium {_est(g)}\n      {row['why']}")
     print(f"  verdict: {report['verdict'].upper()}")
 
 

@@ -30,8 +30,10 @@ def pendulum_run(tmp_path_factory):
 def test_train_ends_with_a_crosscheck_that_agrees(pendulum_run):
     report = json.loads((pendulum_run / "crosscheck.json").read_text())
     assert report["env"] == "InvertedPendulum-v5" and len(report["seeds"]) == 2
+    assert report["engine"] == "C MuJoCo"  # auto, on a CPU
+    assert json.loads((pendulum_run / "run.json").read_text())["env_kwargs"]["physics"] == "c"
     for row in report["seeds"]:
-        assert row["mjx"]["n"] == 16 and row["gymnasium"]["n"] == 16
+        assert row["ours"]["n"] == 16 and row["gymnasium"]["n"] == 16
         assert row["agree"], row["why"]
     assert report["verdict"] == "agree"
 
@@ -47,10 +49,12 @@ def test_load_policy_drives_a_gymnasium_loop(pendulum_run):
     env.step(action)
 
 
-def test_eval_both_backends(pendulum_run, capsys):
-    main(["eval", str(pendulum_run), "--backend", "mjx", "--episodes", "12"])
+def test_eval_both_backends_and_either_engine(pendulum_run, capsys):
+    main(["eval", str(pendulum_run), "--episodes", "12"])
     out = capsys.readouterr().out
-    assert out.count("MJX") == 2 and "(95% CI, 12 episodes)" in out
+    assert out.count("purejaxppo (C MuJoCo)") == 2 and "(95% CI, 12 episodes)" in out
+    main(["eval", str(pendulum_run), "--physics", "mjx", "--episodes", "4"])
+    assert capsys.readouterr().out.count("purejaxppo (MJX)") == 2
     (pendulum_run / "crosscheck.json").unlink()
     main(["eval", str(pendulum_run), "--backend", "gymnasium", "--episodes", "12"])
     out = capsys.readouterr().out

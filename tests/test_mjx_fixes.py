@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from mujoco import mjx
 
-from purejaxppo.envs.mjx_fixes import c_plane_capsule_frames
+from purejaxppo.envs.mjx.fixes import c_plane_capsule_frames
 
 XML = """
 <mujoco>
@@ -75,18 +75,18 @@ def test_tree_level_barriers_change_no_value():
     from mujoco.mjx._src import scan
 
     import purejaxppo as pjp
-    from purejaxppo.envs.mjx_speed import tree_level_barriers
+    from purejaxppo.envs.mjx.speed import tree_level_barriers
 
-    env = pjp.envs.make("Pusher-v5")
-    data = mjx.make_data(env.model)
+    model = pjp.envs.make("Pusher-v5", physics="mjx").engine.model
+    data = mjx.make_data(model)
     rng = np.random.default_rng(0)
     data = data.replace(qpos=data.qpos + rng.uniform(-1.0, 1.0, data.qpos.shape).astype("f4"))
     stock_nvmap = scan._nvmap
-    stock = jax.jit(mjx.kinematics)(env.model, data)
+    stock = jax.jit(mjx.kinematics)(model, data)
     with tree_level_barriers():
         # a new function, so that jit traces it anew (with the barriers) rather than reuse
-        fixed = jax.jit(lambda m, d: mjx.kinematics(m, d))(env.model, data)
-        hlo = jax.jit(lambda m, d: mjx.kinematics(m, d)).lower(env.model, data).as_text()
+        fixed = jax.jit(lambda m, d: mjx.kinematics(m, d))(model, data)
+        hlo = jax.jit(lambda m, d: mjx.kinematics(m, d)).lower(model, data).as_text()
     assert "optimization_barrier" in hlo
     assert scan._nvmap is stock_nvmap  # put back afterwards
     for name in ("xpos", "xquat", "xanchor", "geom_xpos", "site_xpos"):
@@ -97,7 +97,7 @@ def test_line_search_while_loop_equals_mjx_scan_under_vmap():
     """Batched searches that stop after different numbers of steps give MJX's scan's results."""
     from mujoco.mjx._src import solver
 
-    from purejaxppo.envs.mjx_speed import while_loop_line_search, while_loop_with_limit
+    from purejaxppo.envs.mjx.speed import while_loop_line_search, while_loop_with_limit
 
     def cond(v):  # run while below the target: 0, 3, 7, and 40 (past the limit) steps
         return v[0] < v[1]
@@ -134,7 +134,7 @@ RK4_XML = """
 
 def test_rk4_of_free_and_ball_joints_matches_c():
     """A tumbling free body with a ball-jointed arm: 20 RK4 steps, MJX with the fix against C."""
-    from purejaxppo.envs.mjx_rk4 import c_rk4
+    from purejaxppo.envs.mjx.rk4 import c_rk4
 
     model = mujoco.MjModel.from_xml_string(RK4_XML)
     data = mujoco.MjData(model)
@@ -160,7 +160,7 @@ def test_rk4_of_free_and_ball_joints_matches_c():
 
 def test_sequential_solver_equals_the_vmapped_one():
     """Seeds x envs of tilted, sliding capsules: the solver env by env gives MJX's own forces."""
-    from purejaxppo.envs.mjx_speed import sequential_solver_on_cpu
+    from purejaxppo.envs.mjx.speed import sequential_solver_on_cpu
 
     model = mujoco.MjModel.from_xml_string(XML)
     mx = mjx.put_model(model)
@@ -195,7 +195,7 @@ def _lapack_batch_dims(fn, *args) -> list[int]:
 
 
 def test_unbatched_cholesky_gives_lapack_values():
-    from purejaxppo.envs import mjx_speed
+    from purejaxppo.envs.mjx import speed as mjx_speed
 
     rng = np.random.default_rng(0)
     a = rng.normal(size=(4, 3, 7, 7))
@@ -216,7 +216,7 @@ def test_unbatched_cholesky_gives_lapack_values():
 
 def test_no_lapack_call_is_batched_on_cpu():
     """A batched LAPACK Cholesky can deadlock jaxlib 0.10's CPU pool: with our changes none is."""
-    from purejaxppo.envs.mjx_fixes import patched
+    from purejaxppo.envs.mjx.fixes import patched
 
     model = mujoco.MjModel.from_xml_string(XML)
     mx = mjx.put_model(model)

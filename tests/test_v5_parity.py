@@ -6,7 +6,7 @@ with the same actions; qpos, qvel, obs, reward and terminated are compared.
 Bounds, float64:
 * every task but the two Humanoids: round-off (1e-9 after one step, 1e-6 after up to 30 steps).
   Ant-v5 included, from reset and from ground-contact states, since our MJX runs C MuJoCo 4.0's
-  RK4 for free joints (``purejaxppo/envs/mjx_rk4.py``; before it, one step from some contact
+  RK4 for free joints (``purejaxppo/envs/mjx/rk4.py``; before it, one step from some contact
   states differed by up to 0.37 in qvel).
 * Humanoid, HumanoidStandup: their XMLs ask for the PGS solver, which MJX lacks; we run Newton,
   which converges to the same constraint forces that 50 PGS iterations approach. Over 64 random
@@ -20,7 +20,7 @@ round-off); the sampled qpos and qvel of 400 resets match Gymnasium's 400 in mea
 standard errors) and standard deviations (within 20%).
 Each task compiles one float64 and one float32 program. The float32 one runs the physics as
 training does; the float64 one keeps MJX's vmapped constraint solver instead of our env-by-env
-one on CPU (``envs/mjx_speed.py``), which gives the same values (tests/test_mjx_fixes.py) and
+one on CPU (``envs/mjx/speed.py``), which gives the same values (tests/test_mjx_fixes.py) and
 compiles about twice as slowly: one program per task with it keeps the suite's time in bounds.
 """
 
@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 
 import purejaxppo as pjp
-from purejaxppo.envs.mjx_speed import vmapped_solver
+from purejaxppo.envs.mjx.speed import vmapped_solver
 from purejaxppo.envs.v5 import V5_TASKS
 
 IDS = list(V5_TASKS)
@@ -121,7 +121,7 @@ def _assert_close(name, got, ref, atol, rtol=0.0):
 def test_float64_parity_and_termination(task):
     env_id, (starts, actions, steps, reset_obs) = task
     with jax.enable_x64(True), vmapped_solver():
-        env = pjp.envs.make(env_id)
+        env = pjp.envs.make(env_id, physics="mjx")
         qpos = jnp.asarray(np.array([s[0] for s in starts]))
         qvel = jnp.asarray(np.array([s[1] for s in starts]))
         obs0, out = jax.tree.map(np.asarray, make_roll(env)(qpos, qvel, jnp.asarray(actions)))
@@ -151,7 +151,7 @@ def test_float64_parity_and_termination(task):
 
 def test_float32_step_reset_distribution_and_training_rollout(task):
     env_id, (starts, actions, steps, _) = task
-    env = pjp.envs.make(env_id)
+    env = pjp.envs.make(env_id, physics="mjx")
     train_env = pjp.envs.wrap_for_training(env)
     # Reacher's 50-step limit must fire
     M, T = 400, {"Reacher-v5": 52}.get(env_id, 20)

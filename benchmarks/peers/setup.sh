@@ -3,7 +3,8 @@
 #   sb3:  PyTorch (CPU) + stable-baselines3 + gymnasium[mujoco]
 #   brax: jax < 0.10 (Brax's ppo.train needs it) + brax + mujoco-mjx + gymnasium[mujoco],
 #         and purejaxppo itself without its dependencies (for its MJX v5 tasks)
-# Usage: bash benchmarks/peers/setup.sh sb3|brax
+#   envpool: EnvPool (its C++ MuJoCo v5 tasks and XLA interface) + jax on the CPU
+# Usage: bash benchmarks/peers/setup.sh sb3|brax|envpool
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 what=${1:-sb3}
@@ -27,8 +28,15 @@ case "$what" in
     benchmarks/.peers/brax/bin/pip install --quiet --no-deps .
     benchmarks/.peers/brax/bin/python -c "import brax, jax; print('brax', brax.__version__, 'jax', jax.__version__)"
     ;;
+  envpool)
+    if [ ! -x benchmarks/.peers/envpool/bin/python ]; then
+      python3 -m venv benchmarks/.peers/envpool
+    fi
+    benchmarks/.peers/envpool/bin/pip install --quiet "envpool==1.2.5" "jax[cpu]"
+    benchmarks/.peers/envpool/bin/python -c "import envpool, jax; print('envpool', envpool.__version__, 'jax', jax.__version__)"
+    ;;
   *)
-    echo "unknown peer: $what (known: sb3, brax)" >&2
+    echo "unknown peer: $what (known: sb3, brax, envpool)" >&2
     exit 2
     ;;
 esac

@@ -1,6 +1,6 @@
 """Environments: the contract, the training wrappers, the registry and the tasks."""
 
-from purejaxppo.envs.base import Env, State
+from purejaxppo.envs.base import Env, EnvError, State
 from purejaxppo.envs.registry import UnknownEnvError, describe, make, register, registered_ids
 from purejaxppo.envs.wrappers import (
     AutoReset,
@@ -16,6 +16,7 @@ __all__ = [
     "AutoReset",
     "ClipAction",
     "Env",
+    "EnvError",
     "State",
     "TimeLimit",
     "UnknownEnvError",

@@ -17,6 +17,10 @@ from flax import struct
 Array = jax.Array
 
 
+class EnvError(ValueError):
+    """An environment that cannot be made as asked (raised before anything is compiled)."""
+
+
 def broadcast_unbatched(axis_size: int, x: Array, is_batched: bool) -> Array:
     """``x`` with a leading axis of ``axis_size`` added unless it has one (``custom_vmap`` rules).
 

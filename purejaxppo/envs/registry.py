@@ -83,7 +83,7 @@ def _unknown(env_id: str) -> UnknownEnvError:
 
 
 for _id, _cls in V5_TASKS.items():
-    register(_id, _cls, f"Gymnasium {_id} in MJX: {(_cls.__doc__ or '').splitlines()[0]}")
+    register(_id, _cls, f"Gymnasium {_id}: {(_cls.__doc__ or '').splitlines()[0]}")
 register("probe/constant", probes.ConstantReward, "probe: reward 1, one step; V = 1")
 register("probe/observation", probes.ObservationReward, "probe: reward = obs = +-1; V(obs) = obs")
 register("probe/action", probes.ActionReward, "probe: reward -(a-0.5)^2; mean action 0.5")

@@ -112,7 +112,7 @@ def fold_outer_vmaps(batched: Callable[..., Any]) -> Callable[..., Any]:
     ``[S, B, ...]``, instead of letting the outer vmap batch ``batched``'s body a second time. The
     values are the same; the program is the one for ``S * B`` envs, so the physics sees one
     batch: on a CPU the constraint solver then runs env by env over all ``S * B`` envs
-    (``mjx_speed.sequential_solver_on_cpu``) rather than as a ``while_loop`` batched over seeds,
+    (``mjx.speed.sequential_solver_on_cpu``) rather than as a ``while_loop`` batched over seeds,
     in which every seed waits for the slowest. Nested vmaps fold one after the other.
 
     Args:

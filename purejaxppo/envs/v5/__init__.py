@@ -1,4 +1,4 @@
-"""Gymnasium's MuJoCo v5 tasks, reproduced in MJX: ids, classes and what each is."""
+"""Gymnasium's MuJoCo v5 tasks, reproduced exactly: ids, classes and what each is."""
 
 from purejaxppo.envs.v5.ant import Ant
 from purejaxppo.envs.v5.half_cheetah import HalfCheetah

@@ -1,15 +1,14 @@
-"""Ant-v5 (gymnasium/envs/mujoco/ant_v5.py) in MJX."""
+"""Ant-v5 (gymnasium/envs/mujoco/ant_v5.py)."""
 
 from __future__ import annotations
 
 import jax.numpy as jnp
-from mujoco import mjx
 
 from purejaxppo.envs.base import Array
-from purejaxppo.envs.mjx_env import MjxEnv, cfrc_ext
+from purejaxppo.envs.v5.task import SimData, V5Task, cfrc_ext, divide
 
 
-class Ant(MjxEnv):
+class Ant(V5Task):
     """Walk along +x: reward ``dx/dt + healthy - 0.5 sum(a^2) - 5e-4 sum(clip(cfrc_ext)^2)``.
 
     Healthy while the state is finite and ``0.2 <= qpos[2] <= 1``; 105 observations
@@ -18,7 +17,7 @@ class Ant(MjxEnv):
 
     xml_file = "ant.xml"
     frame_skip = 5
-    needs_cfrc_ext = True
+    data_fields = ("xpos", "cfrc_ext")
     info_keys = (
         "x_position",
         "y_position",
@@ -61,22 +60,22 @@ class Ant(MjxEnv):
         self.exclude_current_positions = exclude_current_positions_from_observation
         self.include_cfrc_ext = include_cfrc_ext_in_observation
 
-    def _contact_forces(self, data: mjx.Data) -> Array:
+    def _contact_forces(self, data: SimData) -> Array:
         return jnp.clip(cfrc_ext(data), *self.contact_force_range)
 
     def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
         return self._noisy_init(key, self.reset_noise_scale, "normal")
 
-    def _get_obs(self, data: mjx.Data) -> Array:
+    def _get_obs(self, data: SimData) -> Array:
         qpos = data.qpos[2:] if self.exclude_current_positions else data.qpos
         parts = [qpos, data.qvel]
         if self.include_cfrc_ext:
             parts.append(self._contact_forces(data)[1:].ravel())
         return jnp.concatenate(parts)
 
-    def _reward(self, before: mjx.Data, after: mjx.Data, action: Array):
+    def _reward(self, before: SimData, after: SimData, action: Array):
         b = self.main_body
-        xy_velocity = (after.xpos[b, :2] - before.xpos[b, :2]) / self.dt
+        xy_velocity = divide(after.xpos[b, :2] - before.xpos[b, :2], self.dt)
         forward = self.forward_reward_weight * xy_velocity[0]
         state = jnp.concatenate([after.qpos, after.qvel])
         zlo, zhi = self.healthy_z_range

@@ -1,15 +1,14 @@
-"""HalfCheetah-v5 (gymnasium/envs/mujoco/half_cheetah_v5.py) in MJX."""
+"""HalfCheetah-v5 (gymnasium/envs/mujoco/half_cheetah_v5.py)."""
 
 from __future__ import annotations
 
 import jax.numpy as jnp
-from mujoco import mjx
 
 from purejaxppo.envs.base import Array
-from purejaxppo.envs.mjx_env import MjxEnv
+from purejaxppo.envs.v5.task import SimData, V5Task, divide
 
 
-class HalfCheetah(MjxEnv):
+class HalfCheetah(V5Task):
     """Run forward: reward ``dx/dt - 0.1 sum(a^2)``; never terminates; 17 observations."""
 
     xml_file = "half_cheetah.xml"
@@ -33,12 +32,12 @@ class HalfCheetah(MjxEnv):
     def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
         return self._noisy_init(key, self.reset_noise_scale, "normal")
 
-    def _get_obs(self, data: mjx.Data) -> Array:
+    def _get_obs(self, data: SimData) -> Array:
         qpos = data.qpos[1:] if self.exclude_current_positions else data.qpos
         return jnp.concatenate([qpos, data.qvel])
 
-    def _reward(self, before: mjx.Data, after: mjx.Data, action: Array):
-        x_velocity = (after.qpos[0] - before.qpos[0]) / self.dt
+    def _reward(self, before: SimData, after: SimData, action: Array):
+        x_velocity = divide(after.qpos[0] - before.qpos[0], self.dt)
         forward = self.forward_reward_weight * x_velocity
         ctrl_cost = self.ctrl_cost_weight * jnp.sum(jnp.square(action))
         info = {

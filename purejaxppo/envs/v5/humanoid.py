@@ -1,7 +1,8 @@
-"""Humanoid-v5 and HumanoidStandup-v5 (gymnasium's humanoid_v5.py, humanoidstandup_v5.py) in MJX.
+"""Humanoid-v5 and HumanoidStandup-v5 (gymnasium's humanoid_v5.py, humanoidstandup_v5.py).
 
-Both XMLs ask for the PGS solver, which MJX does not implement; they run with Newton here (in C
-MuJoCo, PGS and Newton give the same returns over random episodes to three decimals). Their
+Both XMLs ask for the PGS solver, which MJX does not implement: MJX runs them with Newton (in C
+MuJoCo, PGS and Newton give the same returns over random episodes to three decimals); the C
+engine runs PGS, as Gymnasium does. Their
 observation: ``qpos[2:]`` (22), ``qvel`` (23), ``cinert[1:]`` (130), ``cvel[1:]`` (78),
 ``qfrc_actuator[6:]`` (17), ``cfrc_ext[1:]`` (78): 348 numbers.
 """
@@ -12,15 +13,14 @@ import math
 
 import jax.numpy as jnp
 import mujoco
-from mujoco import mjx
 
 from purejaxppo.envs.base import Array
-from purejaxppo.envs.mjx_env import MjxEnv, cfrc_ext, cinert
+from purejaxppo.envs.v5.task import SimData, V5Task, cfrc_ext, cinert, divide
 
 
-class _HumanoidBody(MjxEnv):
+class _HumanoidBody(V5Task):
     frame_skip = 5
-    needs_cfrc_ext = True
+    data_fields = ("cinert", "cvel", "qfrc_actuator", "cfrc_ext")
 
     def __init__(
         self,
@@ -44,14 +44,14 @@ class _HumanoidBody(MjxEnv):
             include_cfrc_ext_in_observation,
         )
 
-    def _adjust_model(self, mj_model: mujoco.MjModel) -> None:
+    def _adjust_model_for_mjx(self, mj_model: mujoco.MjModel) -> None:
         if mj_model.opt.solver == mujoco.mjtSolver.mjSOL_PGS:
             mj_model.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON
 
     def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
         return self._noisy_init(key, self.reset_noise_scale, "uniform")
 
-    def _get_obs(self, data: mjx.Data) -> Array:
+    def _get_obs(self, data: SimData) -> Array:
         qpos = data.qpos[2:] if self.exclude_current_positions else data.qpos
         optional = (cinert(data)[1:], data.cvel[1:], data.qfrc_actuator[6:], cfrc_ext(data)[1:])
         parts = [qpos, data.qvel] + [
@@ -71,6 +71,7 @@ class Humanoid(_HumanoidBody):
     """
 
     xml_file = "humanoid.xml"
+    data_fields = (*_HumanoidBody.data_fields, "xipos")
     info_keys = (
         "x_position",
         "y_position",
@@ -100,14 +101,14 @@ class Humanoid(_HumanoidBody):
         self.healthy_reward = healthy_reward
         self.terminate_when_unhealthy = terminate_when_unhealthy
         self.healthy_z_range = healthy_z_range
-        mass = jnp.asarray(self.mj_model.body_mass, self.init_qpos.dtype)
-        self._mass_share = mass / mass.sum()
+        self._mass = jnp.asarray(self.mj_model.body_mass, self.init_qpos.dtype)[:, None]
 
-    def _mass_center_xy(self, data: mjx.Data) -> Array:
-        return (self._mass_share @ data.xipos)[:2]
+    def _mass_center_xy(self, data: SimData) -> Array:
+        # Gymnasium's mass_center, operation for operation
+        return divide(jnp.sum(self._mass * data.xipos, axis=0), jnp.sum(self._mass))[:2]
 
-    def _reward(self, before: mjx.Data, after: mjx.Data, action: Array):
-        xy_velocity = (self._mass_center_xy(after) - self._mass_center_xy(before)) / self.dt
+    def _reward(self, before: SimData, after: SimData, action: Array):
+        xy_velocity = divide(self._mass_center_xy(after) - self._mass_center_xy(before), self.dt)
         forward = self.forward_reward_weight * xy_velocity[0]
         zlo, zhi = self.healthy_z_range
         healthy = (zlo < after.qpos[2]) & (after.qpos[2] < zhi)
@@ -161,10 +162,10 @@ class HumanoidStandup(_HumanoidBody):
         self.impact_cost_weight = impact_cost_weight
         self.impact_cost_range = impact_cost_range
 
-    def _reward(self, before: mjx.Data, after: mjx.Data, action: Array):
+    def _reward(self, before: SimData, after: SimData, action: Array):
         del before
         # Gymnasium computes (pos_after - 0) / timestep and never applies uph_cost_weight.
-        uph = after.qpos[2] / float(self.mj_model.opt.timestep)
+        uph = divide(after.qpos[2], float(self.mj_model.opt.timestep))
         ctrl_cost = self._ctrl_cost(action)
         impact = jnp.clip(
             self.impact_cost_weight * jnp.sum(jnp.square(cfrc_ext(after))), *self.impact_cost_range

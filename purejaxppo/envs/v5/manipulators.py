@@ -1,4 +1,4 @@
-"""Reacher-v5 and Pusher-v5 (gymnasium's reacher_v5.py, pusher_v5.py) in MJX.
+"""Reacher-v5 and Pusher-v5 (gymnasium's reacher_v5.py, pusher_v5.py).
 
 Both draw part of their reset by rejection sampling, reproduced here with a ``while_loop`` so
 the distribution is Gymnasium's (Reacher's target: uniform in the square, kept inside the disc
@@ -11,10 +11,9 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-from mujoco import mjx
 
 from purejaxppo.envs.base import Array
-from purejaxppo.envs.mjx_env import MjxEnv
+from purejaxppo.envs.v5.task import SimData, V5Task
 
 
 def _rejection_sample(
@@ -31,12 +30,13 @@ def _rejection_sample(
     return jax.lax.while_loop(lambda c: ~accept(c[1]), body, (key, draw(sub)))[1]
 
 
-class Reacher(MjxEnv):
+class Reacher(V5Task):
     """Move the fingertip to a target: reward ``-|fingertip - target| - sum(a^2)``; 50 steps."""
 
     xml_file = "reacher.xml"
     frame_skip = 2
     max_episode_steps = 50
+    data_fields = ("xpos",)
     info_keys = ("reward_dist", "reward_ctrl")
 
     def __init__(
@@ -58,26 +58,27 @@ class Reacher(MjxEnv):
         qvel = (self.init_qvel + self._uniform(k_vel, 0.005, nv)).at[-2:].set(0.0)
         return qpos, qvel
 
-    def _get_obs(self, data: mjx.Data) -> Array:
+    def _get_obs(self, data: SimData) -> Array:
         theta = data.qpos[:2]
         to_target = data.xpos[self._fingertip] - data.xpos[self._target]
         return jnp.concatenate(
             [jnp.cos(theta), jnp.sin(theta), data.qpos[2:], data.qvel[:2], to_target[:2]]
         )
 
-    def _reward(self, before: mjx.Data, after: mjx.Data, action: Array):
+    def _reward(self, before: SimData, after: SimData, action: Array):
         vec = after.xpos[self._fingertip] - after.xpos[self._target]
         dist = -jnp.linalg.norm(vec) * self.reward_dist_weight
         ctrl = -jnp.sum(jnp.square(action)) * self.reward_control_weight
         return dist + ctrl, jnp.zeros((), bool), {"reward_dist": dist, "reward_ctrl": ctrl}
 
 
-class Pusher(MjxEnv):
+class Pusher(V5Task):
     """Push an object to a goal: ``-0.5 |obj - tip| - |obj - goal| - 0.1 sum(a^2)``; 100 steps."""
 
     xml_file = "pusher_v5.xml"
     frame_skip = 5
     max_episode_steps = 100
+    data_fields = ("xpos",)
     info_keys = ("reward_dist", "reward_ctrl", "reward_near")
 
     def __init__(
@@ -114,7 +115,7 @@ class Pusher(MjxEnv):
         qvel = (self.init_qvel + self._uniform(k_vel, 0.005, self.mj_model.nv)).at[-4:].set(0.0)
         return qpos, qvel
 
-    def _get_obs(self, data: mjx.Data) -> Array:
+    def _get_obs(self, data: SimData) -> Array:
         return jnp.concatenate(
             [
                 data.qpos[:7],
@@ -125,7 +126,7 @@ class Pusher(MjxEnv):
             ]
         )
 
-    def _reward(self, before: mjx.Data, after: mjx.Data, action: Array):
+    def _reward(self, before: SimData, after: SimData, action: Array):
         obj = after.xpos[self._object]
         near = -jnp.linalg.norm(obj - after.xpos[self._tips]) * self.reward_near_weight
         dist = -jnp.linalg.norm(obj - after.xpos[self._goal]) * self.reward_dist_weight

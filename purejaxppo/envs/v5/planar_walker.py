@@ -1,4 +1,4 @@
-"""Hopper-v5 and Walker2d-v5 (gymnasium's hopper_v5.py, walker2d_v5.py) in MJX.
+"""Hopper-v5 and Walker2d-v5 (gymnasium's hopper_v5.py, walker2d_v5.py).
 
 Both: reward ``dx/dt + healthy_reward * is_healthy - ctrl_cost_weight * sum(a^2)``, terminated
 when unhealthy, observation ``qpos[1:]`` and ``clip(qvel, -10, 10)``, uniform reset noise on qpos
@@ -10,13 +10,12 @@ from __future__ import annotations
 import math
 
 import jax.numpy as jnp
-from mujoco import mjx
 
 from purejaxppo.envs.base import Array
-from purejaxppo.envs.mjx_env import MjxEnv
+from purejaxppo.envs.v5.task import SimData, V5Task, divide
 
 
-class _PlanarWalker(MjxEnv):
+class _PlanarWalker(V5Task):
     frame_skip = 4
     info_keys = (
         "x_position",
@@ -49,7 +48,7 @@ class _PlanarWalker(MjxEnv):
         self.reset_noise_scale = reset_noise_scale
         self.exclude_current_positions = exclude_current_positions_from_observation
 
-    def is_healthy(self, data: mjx.Data) -> Array:
+    def is_healthy(self, data: SimData) -> Array:
         """Gymnasium's ``is_healthy`` (strict inequalities)."""
         z, angle = data.qpos[1], data.qpos[2]
         (zlo, zhi), (alo, ahi) = self.healthy_z_range, self.healthy_angle_range
@@ -58,12 +57,12 @@ class _PlanarWalker(MjxEnv):
     def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
         return self._noisy_init(key, self.reset_noise_scale, "uniform")
 
-    def _get_obs(self, data: mjx.Data) -> Array:
+    def _get_obs(self, data: SimData) -> Array:
         qpos = data.qpos[1:] if self.exclude_current_positions else data.qpos
         return jnp.concatenate([qpos, jnp.clip(data.qvel, -10.0, 10.0)])
 
-    def _reward(self, before: mjx.Data, after: mjx.Data, action: Array):
-        x_velocity = (after.qpos[0] - before.qpos[0]) / self.dt
+    def _reward(self, before: SimData, after: SimData, action: Array):
+        x_velocity = divide(after.qpos[0] - before.qpos[0], self.dt)
         forward = self.forward_reward_weight * x_velocity
         healthy = self.is_healthy(after)
         survive = healthy * self.healthy_reward
@@ -93,7 +92,7 @@ class Hopper(_PlanarWalker):
         super().__init__(**kwargs)
         self.healthy_state_range = healthy_state_range
 
-    def is_healthy(self, data: mjx.Data) -> Array:  # noqa: D102
+    def is_healthy(self, data: SimData) -> Array:  # noqa: D102
         lo, hi = self.healthy_state_range
         state = jnp.concatenate([data.qpos[2:], data.qvel])
         return super().is_healthy(data) & jnp.all((lo < state) & (state < hi))

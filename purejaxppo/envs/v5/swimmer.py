@@ -1,15 +1,14 @@
-"""Swimmer-v5 (gymnasium/envs/mujoco/swimmer_v5.py) in MJX (fluid forces, RK4)."""
+"""Swimmer-v5 (gymnasium/envs/mujoco/swimmer_v5.py): fluid forces, RK4."""
 
 from __future__ import annotations
 
 import jax.numpy as jnp
-from mujoco import mjx
 
 from purejaxppo.envs.base import Array
-from purejaxppo.envs.mjx_env import MjxEnv
+from purejaxppo.envs.v5.task import SimData, V5Task, divide
 
 
-class Swimmer(MjxEnv):
+class Swimmer(V5Task):
     """Swim along +x: reward ``dx/dt - 1e-4 sum(a^2)``; never terminates; 8 observations."""
 
     xml_file = "swimmer.xml"
@@ -41,12 +40,12 @@ class Swimmer(MjxEnv):
     def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
         return self._noisy_init(key, self.reset_noise_scale, "uniform")
 
-    def _get_obs(self, data: mjx.Data) -> Array:
+    def _get_obs(self, data: SimData) -> Array:
         qpos = data.qpos[2:] if self.exclude_current_positions else data.qpos
         return jnp.concatenate([qpos, data.qvel])
 
-    def _reward(self, before: mjx.Data, after: mjx.Data, action: Array):
-        xy_velocity = (after.qpos[:2] - before.qpos[:2]) / self.dt
+    def _reward(self, before: SimData, after: SimData, action: Array):
+        xy_velocity = divide(after.qpos[:2] - before.qpos[:2], self.dt)
         forward = self.forward_reward_weight * xy_velocity[0]
         ctrl_cost = self.ctrl_cost_weight * jnp.sum(jnp.square(action))
         info = {

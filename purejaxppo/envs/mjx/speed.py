@@ -1,6 +1,6 @@
 """Scoped changes to how MJX's programs are built: the same values, computed faster.
 
-Made while our environments are traced (``mjx_fixes.patched``), undone after.
+Made while our environments are traced (``fixes.patched``), undone after.
 
 **One fusion barrier per tree level.** MJX walks the kinematic tree one depth level at a time
 (``scan.body_tree``), and for a chain each level is a handful of scalar quaternion products of

@@ -1,8 +1,8 @@
 """Scoped changes to MJX, made while our environments are traced (:func:`patched`), undone after.
 
 Physics (so MJX computes what C MuJoCo computes): C's plane-capsule contact frame (here) and C's
-RK4 step for free and ball joints (:mod:`purejaxppo.envs.mjx_rk4`). Speed (same values, quicker
-programs): :mod:`purejaxppo.envs.mjx_speed`. Nothing outside our environments' tracing sees them.
+RK4 step for free and ball joints (:mod:`purejaxppo.envs.mjx.rk4`). Speed (same values, quicker
+programs): :mod:`purejaxppo.envs.mjx.speed`. Nothing outside our environments' tracing sees them.
 
 **Plane-capsule contact frame.** For a capsule touching a plane, C MuJoCo (``mjc_PlaneCapsule``
 followed by ``mju_makeFrame``) takes the first friction tangent of each contact as the capsule
@@ -28,8 +28,8 @@ import jax.numpy as jnp
 from mujoco.mjx._src import collision_driver, collision_primitive
 from mujoco.mjx._src.types import GeomType
 
-from purejaxppo.envs import mjx_speed
-from purejaxppo.envs.mjx_rk4 import c_rk4
+from purejaxppo.envs.mjx import speed as mjx_speed
+from purejaxppo.envs.mjx.rk4 import c_rk4
 
 Array = jax.Array
 _MJMINVAL = 1e-15  # C MuJoCo's mjMINVAL: below this norm mju_normalize3 returns (1, 0, 0)

@@ -1,0 +1,91 @@
+"""What every benchmark shares: timing side by side, and results files with their provenance.
+
+A result is a JSON file and a Markdown table beside it (and a plot where the script draws one),
+under ``benchmarks/results/<platform>/``; its ``meta`` names the command that made it, the date,
+the git commit, the device and the versions of the packages that decide the figures.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+PACKAGES = ("purejaxppo", "jax", "jaxlib", "mujoco", "mujoco-mjx", "brax", "gymnasium")
+
+
+def results_dir() -> Path:
+    """``benchmarks/results/<platform>/`` for JAX's default backend (cpu, gpu, tpu)."""
+    import jax
+
+    return RESULTS / jax.default_backend()
+
+
+def meta() -> dict:
+    """The command, date, commit, device and versions behind a result."""
+    import jax
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, cwd=RESULTS.parent)
+        return done.stdout.strip()
+
+    versions = {"python": platform.python_version()}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    return {
+        "command": "uv run python "
+        + shlex.join(["benchmarks/" + Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "commit": git("rev-parse", "--short", "HEAD") + (" (with local changes)" if dirty else ""),
+        "device": f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}",
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "versions": versions,
+    }
+
+
+def write(stem: Path, result: dict, markdown: str) -> None:
+    """Writes ``stem.json`` (the result with its meta) and ``stem.md`` (title, command, table)."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    result = {"meta": meta(), **result}
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    m = result["meta"]
+    head = f"`{m['command']}`\n\n{m['device']}, {m['cpus']} CPUs; {m['date']}, {m['commit']}\n\n"
+    stem.with_suffix(".md").write_text(head + markdown.rstrip() + "\n")
+    print(f"wrote {stem}.json and .md")
+
+
+def best_seconds(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """The best wall time of each function, the functions run in turn ``repeats`` times.
+
+    In turn, so that all see the same load on a shared machine; the best, so that none pays a
+    first-call cost. Each function must wait for its own result (``jax.block_until_ready``).
+    """
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: min(t) for name, t in times.items()}
+
+
+def run_json(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
+    """Runs a command whose last output line is a JSON object; that object (exits on failure)."""
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
+    if done.returncode != 0:
+        sys.exit(f"{shlex.join(cmd)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -1,0 +1,314 @@
+"""The physics engines on a CPU: the C engine against its limit, MJX and the peers, in one run.
+
+Four measurements, each its own subcommand (all of them when none is named):
+
+    uv run python benchmarks/engines.py raw       # the C engine stepping the training stack in
+        # the compiled scan, beside plain multi-threaded C MuJoCo stepping the same batch outside
+        # JAX (mujoco.batch, same threads: the limit), and EnvPool's XLA interface (its own env)
+    uv run python benchmarks/engines.py trainer   # trainer steps/s at the default shape: the C
+        # engine, the MJX engine and Stable-Baselines3 (its own env), one task after the other
+    uv run python benchmarks/engines.py seeds     # 8 vmapped seeds against 1, C engine
+    uv run python benchmarks/engines.py command   # the default command (`purejaxppo train`) on
+        # each engine: wall time, compile time cold (empty cache) and warm (second start)
+    uv run python benchmarks/engines.py --quick   # every part at tiny sizes (CI)
+
+The peers run in their own environments (``bash benchmarks/peers/setup.sh sb3|envpool``); a
+peer that is not set up is skipped and said so. Results: ``benchmarks/results/<platform>/
+engines_<part>.{json,md}`` (``--out-dir`` to change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from mujoco import batch as mj_batch
+
+import purejaxppo as pjp
+from purejaxppo.envs.c import default_threads
+
+sys.path.insert(0, str(Path(__file__).parent))
+import common
+
+ROOT = Path(__file__).parent.parent
+PEERS = ROOT / "benchmarks" / ".peers"
+TASKS = ("HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5")
+
+
+# ---- raw stepping ------------------------------------------------------------------------------
+def raw_program(env: pjp.envs.Env, num_envs: int, steps: int):
+    """A jitted scan of the training stack (clip, time limit, vmap, auto-reset), random actions."""
+    stack = pjp.envs.wrap_for_training(env)
+    lo, hi = env.action_low, env.action_high
+
+    def run(key):
+        k0, k1 = jax.random.split(key)
+        state = stack.reset(jax.random.split(k0, num_envs))
+
+        def step(state, k):
+            a = jax.random.uniform(k, (num_envs, env.action_size), minval=lo, maxval=hi)
+            state = stack.step(state, a)
+            return state, state.reward.sum()
+
+        return jax.lax.scan(step, state, jax.random.split(k1, steps))[1].sum()
+
+    return jax.jit(run)
+
+
+def plain_batch(env: pjp.envs.Env, num_envs: int, steps: int, threads: int):
+    """``run()``: C MuJoCo's own batch stepping the same model, outside JAX, random controls."""
+    b = mj_batch.Batch(env.mj_model, num_envs, nthread=threads)
+    for field in env.data_fields:  # copied out after every step, as the C engine does
+        b.bind(field)
+    ctrl = b.bind("ctrl")
+    lo, hi = env.mj_model.actuator_ctrlrange.T
+    rng = np.random.default_rng(0)
+
+    def run() -> None:
+        for _ in range(steps):
+            ctrl[:] = rng.uniform(lo, hi, ctrl.shape)
+            b.step(nstep=env.frame_skip)
+
+    return run
+
+
+def envpool_raw(env_id: str, num_envs: int, steps: int, threads: int) -> dict | None:
+    """EnvPool's steps/s in a jitted scan through its XLA interface, or None if not set up."""
+    python = PEERS / "envpool" / "bin" / "python"
+    if not python.exists():
+        print("  EnvPool: skipped (make its environment: bash benchmarks/peers/setup.sh envpool)")
+        return None
+    cmd = [str(python), str(ROOT / "benchmarks/peers/envpool_raw.py"), "--env", env_id]
+    cmd += ["--num-envs", str(num_envs), "--steps", str(steps), "--threads", str(threads)]
+    return common.run_json(cmd)
+
+
+def raw(envs: list[str], batches: list[int], steps: int, threads: int, repeats: int) -> dict:
+    rows = []
+    for env_id in envs:
+        env = pjp.envs.make(env_id, physics="c", threads=threads)
+        for n in batches:
+            ours = raw_program(env, n, steps)
+            key = jax.random.PRNGKey(0)
+            t0 = time.perf_counter()
+            ours = ours.lower(key).compile()
+            compile_s = time.perf_counter() - t0
+            plain = plain_batch(env, n, steps, threads)
+            best = common.best_seconds(
+                {"ours": lambda o=ours, k=key: jax.block_until_ready(o(k)), "plain": plain}, repeats
+            )
+            row = {
+                "env": env_id,
+                "num_envs": n,
+                "threads": threads,
+                "c_engine_steps_per_s": n * steps / best["ours"],
+                "plain_c_steps_per_s": n * steps / best["plain"],
+                "compile_s": compile_s,
+            }
+            row["ratio"] = row["c_engine_steps_per_s"] / row["plain_c_steps_per_s"]
+            pool = envpool_raw(env_id, n, steps, threads)
+            if pool is not None and "steps_per_s" in pool:
+                row["envpool_steps_per_s"] = pool["steps_per_s"]
+                row["envpool_version"] = pool["version"]
+            rows.append(row)
+            extra = (
+                f"  EnvPool {row['envpool_steps_per_s']:,.0f}"
+                if "envpool_steps_per_s" in row
+                else ""
+            )
+            print(
+                f"  {env_id} x{n}: C engine {row['c_engine_steps_per_s']:,.0f}  plain C "
+                f"{row['plain_c_steps_per_s']:,.0f}  ratio {row['ratio']:.2f}{extra}",
+                flush=True,
+            )
+    lines = [
+        f"Raw env steps/s, {threads} threads; {steps} steps per timing, best of {repeats}.",
+        "C engine: the training stack (clip, time limit, auto-reset, observations, rewards) in a",
+        "jitted scan.",
+        "Plain C: `mujoco.batch` stepping the same batch from Python (no observations, no",
+        "`mj_rnePostConstraint`): the limit. EnvPool: its XLA interface in a jitted scan.",
+        "",
+        "| env | envs | C engine | plain C MuJoCo | C engine / plain | EnvPool |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        pool = f"{r['envpool_steps_per_s']:,.0f}" if "envpool_steps_per_s" in r else "-"
+        lines.append(
+            f"| {r['env']} | {r['num_envs']} | {r['c_engine_steps_per_s']:,.0f} | "
+            f"{r['plain_c_steps_per_s']:,.0f} | **{r['ratio']:.2f}** | {pool} |"
+        )
+    return {"rows": rows, "markdown": "\n".join(lines)}
+
+
+# ---- trainers ----------------------------------------------------------------------------------
+def trainer_steps_per_s(env: pjp.envs.Env, cfg: pjp.PPOConfig, seeds: int, repeats: int) -> dict:
+    """Steps/s of the jitted trainer (one seed, or ``seeds`` vmapped), compile excluded."""
+    train = pjp.make_train(cfg, env)
+    if seeds == 1:
+        fn, args = jax.jit(train), (jax.random.PRNGKey(0),)
+    else:
+        fn, args = jax.jit(jax.vmap(train)), (jax.random.split(jax.random.PRNGKey(0), seeds),)
+    t0 = time.perf_counter()
+    compiled = fn.lower(*args).compile()
+    compile_s = time.perf_counter() - t0
+    best = common.best_seconds({"t": lambda: jax.block_until_ready(compiled(*args))}, repeats)
+    steps = cfg.num_updates * cfg.batch_size * seeds
+    return {"steps_per_s": steps / best["t"], "compile_s": compile_s, "env_steps": steps}
+
+
+def sb3(env_id: str, steps: int) -> dict | None:
+    python = PEERS / "sb3" / "bin" / "python"
+    if not python.exists():
+        print("  Stable-Baselines3: skipped (bash benchmarks/peers/setup.sh sb3)")
+        return None
+    cmd = [str(python), str(ROOT / "benchmarks/peers/sb3_ppo.py"), "--env", env_id]
+    return common.run_json([*cmd, "--steps", str(steps)], env=dict(os.environ, JAX_PLATFORMS="cpu"))
+
+
+def trainers(envs: list[str], updates: dict[str, int], cfg: pjp.PPOConfig, repeats: int) -> dict:
+    rows = []
+    for env_id in envs:
+        row: dict = {"env": env_id}
+        for physics in ("c", "mjx"):
+            u = updates[physics]
+            r = trainer_steps_per_s(
+                pjp.envs.make(env_id, physics=physics),
+                cfg.replace(total_timesteps=u * cfg.batch_size),
+                1,
+                repeats,
+            )
+            row[physics] = r
+            print(f"  {env_id} {physics}: {r['steps_per_s']:,.0f} steps/s", flush=True)
+        peer = sb3(env_id, updates["sb3"] * cfg.batch_size)
+        if peer is not None:
+            row["sb3"] = peer
+            row["c_over_sb3"] = row["c"]["steps_per_s"] / peer["steps_per_s"]
+            print(f"  {env_id} sb3: {peer['steps_per_s']:,.0f} steps/s", flush=True)
+        row["c_over_mjx"] = row["c"]["steps_per_s"] / row["mjx"]["steps_per_s"]
+        rows.append(row)
+    lines = [
+        f"Trainer steps/s at the default shape ({cfg.num_envs} envs, batch {cfg.batch_size}, "
+        f"minibatch {cfg.minibatch_size}, {cfg.n_epochs} epochs, no evaluation), compile excluded,",
+        f"from the first update (Stable-Baselines3: after its first update); updates timed: C "
+        f"{updates['c']}, MJX {updates['mjx']}, SB3 {updates['sb3']}.",
+        "",
+        "| env | C engine | MJX engine | Stable-Baselines3 | C / MJX | C / SB3 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        sb = f"{r['sb3']['steps_per_s']:,.0f}" if "sb3" in r else "-"
+        over = f"**{r['c_over_sb3']:.1f}x**" if "sb3" in r else "-"
+        lines.append(
+            f"| {r['env']} | {r['c']['steps_per_s']:,.0f} | {r['mjx']['steps_per_s']:,.0f} | "
+            f"{sb} | {r['c_over_mjx']:.1f}x | {over} |"
+        )
+    return {"rows": rows, "markdown": "\n".join(lines)}
+
+
+# ---- seeds -------------------------------------------------------------------------------------
+def seeds(env_id: str, many: int, cfg: pjp.PPOConfig, repeats: int) -> dict:
+    env = pjp.envs.make(env_id, physics="c")
+    one = trainer_steps_per_s(env, cfg, 1, repeats)
+    all_ = trainer_steps_per_s(env, cfg, many, repeats)
+    ratio = all_["steps_per_s"] / one["steps_per_s"]
+    print(
+        f"  1 seed {one['steps_per_s']:,.0f}; {many} seeds {all_['steps_per_s']:,.0f} ({ratio:.2f})"
+    )
+    md = (
+        f"{env_id}, C engine, {cfg.num_envs} envs per seed, {cfg.num_updates} updates: steps/s of "
+        f"all seeds together against one seed's.\n\n| seeds | steps/s (all seeds) | ratio |\n"
+        f"|---|---|---|\n| 1 | {one['steps_per_s']:,.0f} | 1 |\n"
+        f"| {many} | {all_['steps_per_s']:,.0f} | **{ratio:.2f}** |"
+    )
+    return {"env": env_id, "one": one, "many": all_, "seeds": many, "ratio": ratio, "markdown": md}
+
+
+# ---- the default command -----------------------------------------------------------------------
+def command(extra: list[str]) -> dict:
+    """`purejaxppo train` on each engine, twice in one fresh cache: cold, then warm."""
+    rows = []
+    for physics in ("mjx", "c"):
+        with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as runs:
+            env = dict(os.environ, PUREJAXPPO_CACHE_DIR=cache)
+            for start in ("cold", "warm"):
+                cmd = [sys.executable, "-m", "purejaxppo", "train", "--physics", physics]
+                cmd += ["--runs-dir", runs, "--no-progress", *extra]
+                t0 = time.perf_counter()
+                done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+                wall = time.perf_counter() - t0
+                if done.returncode != 0:
+                    sys.exit(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
+                out = done.stdout
+                compiled = float(re.search(r"compiled in ([\d.]+) s", out).group(1))
+                sps = float(re.search(r"([\d,]+) steps/s", out).group(1).replace(",", ""))
+                row = {"physics": physics, "start": start, "wall_s": wall}
+                row |= {"compile_s": compiled, "train_steps_per_s": sps}
+                rows.append(row)
+                print(f"  {physics} {start}: {wall:.0f} s (compile {compiled:.1f} s)", flush=True)
+    lines = [
+        "`uv run purejaxppo train` (HalfCheetah-v5, 500k steps, cross-check included) on each",
+        "engine, in a fresh compilation cache: the first start compiles (cold), the second finds",
+        "the program in the cache (warm). Wall: the whole process.",
+        "",
+        "| engine | start | wall (s) | compile (s) | training steps/s |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['physics']} | {r['start']} | {r['wall_s']:.0f} | {r['compile_s']:.1f} | "
+        f"{r['train_steps_per_s']:,.0f} |"
+        for r in rows
+    ]
+    return {"rows": rows, "extra_args": extra, "markdown": "\n".join(lines)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("parts", nargs="*", choices=["raw", "trainer", "seeds", "command"])
+    p.add_argument("--envs", nargs="+", default=list(TASKS))
+    p.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 64])
+    p.add_argument("--threads", type=int, default=default_threads())
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--seeds", type=int, default=8, help="vmapped seeds of the seeds part")
+    p.add_argument("--quick", action="store_true", help="every part at tiny sizes (CI)")
+    p.add_argument("--out-dir", type=Path, default=None)
+    a = p.parse_args()
+    pjp.enable_compilation_cache()
+    parts = a.parts or ["raw", "trainer", "seeds", "command"]
+    out = a.out_dir or common.results_dir()
+    cfg = pjp.PPOConfig(eval_every=0)
+    steps, updates, extra = 1000, {"c": 10, "mjx": 3, "sb3": 5}, []
+    if a.quick:
+        a.envs, a.batch_sizes, a.repeats, a.seeds = ["InvertedPendulum-v5"], [8], 1, 2
+        cfg = cfg.replace(num_envs=8, batch_size=256, n_epochs=2)
+        steps, updates = 50, {"c": 2, "mjx": 1, "sb3": 1}
+        extra = ["--env", "InvertedPendulum-v5", "--total-timesteps", "512", "--num-envs", "8"]
+        extra += ["--batch-size", "256", "--n-epochs", "2", "--crosscheck-episodes", "2"]
+    for part in parts:
+        print(f"{part}:", flush=True)
+        if part == "raw":
+            r = raw(a.envs, a.batch_sizes, steps, a.threads, a.repeats)
+        elif part == "trainer":
+            r = trainers(a.envs, updates, cfg, a.repeats)
+        elif part == "seeds":
+            r = seeds(
+                a.envs[0],
+                a.seeds,
+                cfg.replace(total_timesteps=updates["c"] * cfg.batch_size),
+                a.repeats,
+            )
+        else:
+            r = command(extra)
+        md = r.pop("markdown")
+        common.write(out / f"engines_{part}", r, md)
+
+
+if __name__ == "__main__":
+    main()

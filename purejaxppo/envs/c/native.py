@@ -1,0 +1,133 @@
+"""The C engine's native library: loading it, checking it, registering its FFI targets with JAX.
+
+The library (``_engine.so``, compiled from ``engine.cc`` when the package is installed) calls
+MuJoCo's C API without linking to it: the symbols come from the ``libmujoco`` that the mujoco
+package loaded, made global here before the library is opened.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+from pathlib import Path
+
+import jax
+import mujoco
+
+from purejaxppo.envs.base import EnvError
+
+_HERE = Path(__file__).parent
+LIBRARY = _HERE / "_engine.so"
+BUILD_ERROR = _HERE / "_engine.build-error.txt"
+STEP_TARGET = "purejaxppo_c_step"
+RESET_TARGET = "purejaxppo_c_reset"
+REBUILD = "uv sync --reinstall-package purejaxppo"
+
+
+class CEngineUnavailableError(EnvError):
+    """The C engine cannot run here; the message says why and what to do."""
+
+
+def default_threads() -> int:
+    """The CPUs this process may run on (its affinity where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def why_unavailable() -> str | None:
+    """None when the C engine can run in this process, else the reason (and the remedy)."""
+    try:
+        library()
+    except CEngineUnavailableError as e:
+        return str(e)
+    return None
+
+
+@functools.cache
+def library() -> ctypes.CDLL:
+    """The loaded native library, its FFI targets registered (once per process).
+
+    Raises:
+        CEngineUnavailableError: not built, built for another MuJoCo, or not loadable.
+    """
+    if not LIBRARY.is_file():
+        reason = (
+            BUILD_ERROR.read_text().strip()
+            if BUILD_ERROR.is_file()
+            else "purejaxppo was not installed by its build (e.g. imported from a source tree)"
+        )
+        raise CEngineUnavailableError(
+            f"the C engine's native part is not built: {reason}\n"
+            f"Install a C++ compiler and run `{REBUILD}`, or use physics='mjx'."
+        )
+    libmujoco = sorted(Path(mujoco.__file__).parent.glob("libmujoco.so*")) or sorted(
+        Path(mujoco.__file__).parent.glob("libmujoco*.dylib")
+    )
+    if not libmujoco:
+        raise CEngineUnavailableError(f"the mujoco package at {mujoco.__file__} has no libmujoco")
+    ctypes.CDLL(str(libmujoco[0]), mode=ctypes.RTLD_GLOBAL)
+    try:
+        lib = ctypes.CDLL(str(LIBRARY))
+    except OSError as e:
+        raise CEngineUnavailableError(f"{LIBRARY} does not load ({e}); rebuild: `{REBUILD}`") from e
+    built, running = lib.pjp_mujoco_version(), mujoco.mj_version()
+    if built != running:
+        raise CEngineUnavailableError(
+            f"the C engine was built against MuJoCo {built} but MuJoCo {running} is installed; "
+            f"rebuild it: `{REBUILD}`"
+        )
+    lib.pjp_register.restype = ctypes.c_int
+    lib.pjp_register.argtypes = [
+        ctypes.c_int64,  # key
+        ctypes.c_void_p,  # const mjModel*
+        ctypes.c_int,  # frame_skip
+        ctypes.c_int,  # rne
+        ctypes.c_int,  # nthread
+        ctypes.c_char_p,  # fields, comma-separated
+        ctypes.POINTER(ctypes.c_int),  # sizes (out)
+        ctypes.c_char_p,  # error (out)
+        ctypes.c_int,  # error size
+    ]
+    jax.ffi.register_ffi_target(STEP_TARGET, jax.ffi.pycapsule(lib.PjpCStep), platform="cpu")
+    jax.ffi.register_ffi_target(RESET_TARGET, jax.ffi.pycapsule(lib.PjpCReset), platform="cpu")
+    return lib
+
+
+def register(
+    key: int,
+    model: mujoco.MjModel,
+    frame_skip: int,
+    rne: bool,
+    threads: int,
+    fields: tuple[str, ...],
+) -> list[int]:
+    """Registers an engine (a copy of ``model``) under ``key``; returns each field's size.
+
+    Args:
+        key: a signed 64-bit content hash of all the other arguments.
+        model: the task's model (copied: later changes to it are not seen).
+        frame_skip: ``mj_step`` calls per env step.
+        rne: call ``mj_rnePostConstraint`` after stepping (for ``cfrc_ext``).
+        threads: threads of each batch, the caller's included.
+        fields: mjData fields written out after every call.
+    """
+    lib = library()
+    sizes = (ctypes.c_int * max(1, len(fields)))()
+    error = ctypes.create_string_buffer(512)
+    status = lib.pjp_register(
+        key,
+        model._address,
+        frame_skip,
+        int(rne),
+        threads,
+        ",".join(fields).encode(),
+        sizes,
+        error,
+        len(error),
+    )
+    if status:
+        raise EnvError(f"C engine: {error.value.decode()}")
+    return list(sizes)[: len(fields)]
