@@ -59,7 +59,7 @@ def main() -> None:
     p.add_argument("--log-std-inits", nargs="*", type=float, default=[-1.0, -0.365, 0.0])
     a = p.parse_args()
     pjp.enable_compilation_cache()
-    env = pjp.envs.make(a.env)
+    env = pjp.envs.make(a.env, physics="mjx")  # what MJX's physics costs
     base = pjp.PPOConfig(num_envs=a.num_envs, eval_every=0, minibatch_size=a.minibatch_size)
     cfg = base.replace(total_timesteps=a.updates * base.batch_size).validate()
     key = jax.random.PRNGKey(0)

@@ -26,7 +26,7 @@ from pathlib import Path
 T0 = time.perf_counter()
 
 
-def child(env_id: str, num_envs: int) -> None:
+def child(env_id: str, num_envs: int, physics: str) -> None:
     """Runs in the measured process: prints one JSON line of phase times (seconds)."""
     import jax
 
@@ -35,7 +35,7 @@ def child(env_id: str, num_envs: int) -> None:
     t_import = time.perf_counter() - T0
     pjp.enable_compilation_cache()
     t = time.perf_counter()
-    env = pjp.envs.make(env_id)
+    env = pjp.envs.make(env_id, physics=physics)
     cfg = pjp.PPOConfig(num_envs=num_envs, batch_size=num_envs * 128)
     train = pjp.make_train(cfg, env)
     t_build = time.perf_counter() - t
@@ -59,12 +59,12 @@ def child(env_id: str, num_envs: int) -> None:
     )
 
 
-def measure(env_id: str, num_envs: int) -> dict:
+def measure(env_id: str, num_envs: int, physics: str) -> dict:
     """Cold then warm, each in a new process sharing one initially empty cache folder."""
-    out = {"env": env_id, "num_envs": num_envs}
+    out = {"env": env_id, "num_envs": num_envs, "physics": physics}
     with tempfile.TemporaryDirectory() as cache:
         for phase in ("cold", "warm"):
-            cmd = [sys.executable, __file__, "--child", "--envs", env_id]
+            cmd = [sys.executable, __file__, "--child", "--envs", env_id, "--physics", physics]
             done = subprocess.run(
                 [*cmd, "--num-envs", str(num_envs)],
                 capture_output=True,
@@ -128,15 +128,16 @@ def main() -> None:
     p.add_argument("--num-envs", type=int, default=16)
     p.add_argument("--quick", action="store_true", help="InvertedPendulum-v5 only (CI)")
     p.add_argument("--out-stem", type=Path, default=None)
+    p.add_argument("--physics", default="auto", choices=["auto", "c", "mjx"], help="v5 engine")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child:
-        return child(a.envs[0], a.num_envs)
+        return child(a.envs[0], a.num_envs, a.physics)
     if a.quick:
         a.envs = ["InvertedPendulum-v5"]
     rows = []
     for env_id in a.envs:
-        rows.append(measure(env_id, a.num_envs))
+        rows.append(measure(env_id, a.num_envs, a.physics))
         c, w = rows[-1]["cold"], rows[-1]["warm"]
         print(f"{env_id:24s} cold {c['total_s']:6.1f} s   warm {w['total_s']:6.1f} s", flush=True)
     device = rows[0]["cold"]["device"]

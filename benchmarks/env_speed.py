@@ -83,7 +83,11 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
     a = p.parse_args()
     pjp.enable_compilation_cache()
-    physics = {"solver_iterations": a.solver_iterations, "ls_iterations": a.ls_iterations}
+    physics = {
+        "physics": "mjx",
+        "solver_iterations": a.solver_iterations,
+        "ls_iterations": a.ls_iterations,
+    }
     rows = []
     head = " ".join(f"{'MJX x' + str(b):>10}" for b in a.batch_sizes)
     print(f"{'task':28s} {'C MuJoCo':>10} {head}   (steps/s; compile s)")

@@ -38,6 +38,7 @@ import purejaxppo as pjp
 from purejaxppo import checkpoint, run_dir, session
 from purejaxppo.config import PPOConfig
 from purejaxppo.crosscheck import Estimate, cross_check
+from purejaxppo.envs.v5.task import resolve_physics
 from purejaxppo.presets import preset_config
 
 ROW_FILE = "returns_row.json"  # a scored run's row, in its run directory
@@ -55,10 +56,12 @@ PUBLISHED = {
 }
 
 
-def _spec(env_id: str, cfg: PPOConfig, seeds: int, preset: str, chunk: int) -> run_dir.RunSpec:
+def _spec(
+    env_id: str, cfg: PPOConfig, seeds: int, preset: str, chunk: int, physics: str
+) -> run_dir.RunSpec:
     return run_dir.RunSpec(
         env=env_id,
-        env_kwargs={},
+        env_kwargs={"physics": resolve_physics(physics)},
         config=cfg,
         num_seeds=seeds,
         seed=0,
@@ -76,6 +79,7 @@ def run_env(
     episodes: int,
     root: Path,
     root_kept: bool = False,
+    physics: str = "auto",
 ) -> Iterator[dict]:
     """Trains ``seeds`` seeds to every budget; yields each budget's row as soon as it is scored.
 
@@ -100,7 +104,7 @@ def run_env(
     prev, prev_budget = None, None
     for cfg in cfgs:
         chunk = common if shared else session.chunk_updates(cfg.num_updates)
-        spec = _spec(env_id, cfg, seeds, preset, chunk)
+        spec = _spec(env_id, cfg, seeds, preset, chunk, physics)
         path = _existing(root, spec) if root_kept else None
         if path is not None and (path / ROW_FILE).is_file():  # scored by an earlier invocation
             row = json.loads((path / ROW_FILE).read_text())
@@ -261,6 +265,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--preset", default="seed")
     p.add_argument("--episodes", type=int, default=10, help="Gymnasium episodes per seed")
+    p.add_argument("--physics", default="auto", choices=["auto", "c", "mjx"], help="v5 engine")
     p.add_argument("--quick", action="store_true", help="InvertedPendulum-v5, 4096+8192 (CI)")
     p.add_argument("--out-stem", type=Path, default=None)
     p.add_argument(
@@ -282,7 +287,14 @@ def main() -> None:
         root = a.runs_dir or Path(tmp)
         for env_id in a.envs:
             for r in run_env(
-                env_id, a.budgets, a.seeds, a.preset, a.episodes, root, a.runs_dir is not None
+                env_id,
+                a.budgets,
+                a.seeds,
+                a.preset,
+                a.episodes,
+                root,
+                a.runs_dir is not None,
+                a.physics,
             ):
                 rows.append(r)
                 print(

@@ -187,6 +187,7 @@ def main() -> None:
         action="store_true",
         help="also time each seeds point's trainer as seeds were batched before (unfolded vmaps)",
     )
+    p.add_argument("--physics", default="auto", choices=["auto", "c", "mjx"], help="v5 engine")
     p.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
     p.add_argument("--out-stem", type=Path, default=None)
     p.add_argument(
@@ -224,7 +225,7 @@ def main() -> None:
         new = [c for c in meta["commands"] if c not in old["meta"]["commands"]]
         meta["commands"] = old["meta"]["commands"] + new
     pjp.enable_compilation_cache()
-    env = pjp.envs.make(a.env)
+    env = pjp.envs.make(a.env, physics=a.physics)
     base = pjp.PPOConfig(eval_every=0)
     env_rows: list[dict] = []
     seed_rows: list[dict] = []

@@ -83,7 +83,7 @@ def main() -> None:
         ref = reference(env_id)
         for setting in a.settings:
             it, ls = (None, None) if setting == "exact" else map(int, setting.split("/"))
-            env = pjp.envs.make(env_id, solver_iterations=it, ls_iterations=ls)
+            env = pjp.envs.make(env_id, physics="mjx", solver_iterations=it, ls_iterations=ls)
             sps, _ = mjx_steps_per_s(env, 16, 256)
             row = {"env": env_id, "solver": setting, "steps_per_s": sps, **parity(env, ref)}
             rows.append(row)

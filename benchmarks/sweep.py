@@ -185,6 +185,7 @@ def main() -> None:
     p.add_argument("--preset", default="seed", help="the base the grid's values replace")
     p.add_argument("--grid", nargs="*", default=["entropy_coeff=0.01,0", "log_std_init=-1,-0.5"])
     p.add_argument("--episodes", type=int, default=10, help="Gymnasium episodes per seed")
+    p.add_argument("--physics", default="auto", choices=["auto", "c", "mjx"], help="v5 engine")
     p.add_argument("--quick", action="store_true", help="InvertedPendulum-v5, 8192 steps (CI)")
     p.add_argument("--out-stem", type=Path, default=None)
     a = p.parse_args()
@@ -194,8 +195,9 @@ def main() -> None:
     try:
         base = preset_config(a.preset).replace(total_timesteps=a.steps).validate()
         points = points_of(parse_grid(a.grid, base))
-        env = pjp.envs.make(a.env)  # an unknown id names the close matches, before compiling
-    except (ConfigError, KeyError) as e:
+        # an unknown id names the close matches, before compiling
+        env = pjp.envs.make(a.env, physics=a.physics)
+    except (ConfigError, KeyError, pjp.envs.EnvError) as e:
         raise SystemExit(f"error: {e}") from None
     pjp.enable_compilation_cache()
     device = jax.devices()[0].platform

@@ -222,6 +222,7 @@ def main() -> None:
         choices=sorted(PEERS),
         help="also run these trainers (each in its own environment) on the same env",
     )
+    p.add_argument("--physics", default="auto", choices=["auto", "c", "mjx"], help="v5 engine")
     p.add_argument("--solver-iterations", type=int, default=None, help="MJX solver cap (v5)")
     p.add_argument("--ls-iterations", type=int, default=None, help="MJX line-search cap (v5)")
     p.add_argument(
@@ -256,7 +257,7 @@ def main() -> None:
         env_kwargs = {"backend": a.backend}
     else:
         caps = {"solver_iterations": a.solver_iterations, "ls_iterations": a.ls_iterations}
-        env_kwargs = {k: v for k, v in caps.items() if v is not None}
+        env_kwargs = {"physics": a.physics} | {k: v for k, v in caps.items() if v is not None}
     cfg = pjp.PPOConfig(total_timesteps=a.total_timesteps, num_envs=a.num_envs, eval_every=0)
     if a.quick:
         cfg = cfg.replace(total_timesteps=512, batch_size=256, num_envs=8, n_epochs=2)

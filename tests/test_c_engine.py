@@ -9,6 +9,9 @@ rounding (1e-13 relative): they are sums and products that XLA and NumPy order d
 (NumPy sums pairwise, XLA fuses multiply-adds), so they may differ in the last bits.
 """
 
+import subprocess
+import sys
+
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
@@ -157,3 +160,24 @@ def test_auto_is_the_c_engine_on_a_cpu():
     assert jax.default_backend() == "cpu"
     assert pjp.envs.make("Reacher-v5").physics == "c"
     assert pjp.envs.make("Reacher-v5", physics="mjx").physics == "mjx"
+
+
+def test_without_the_native_library_auto_says_so_and_c_says_what_to_do():
+    script = """
+import sys
+from pathlib import Path
+import purejaxppo.envs.c.native as native
+native.LIBRARY = Path("/nonexistent/_engine.so")  # as if the build found no compiler
+import purejaxppo as pjp
+print(pjp.envs.make("Hopper-v5").physics)
+try:
+    pjp.envs.make("Hopper-v5", physics="c")
+except pjp.envs.EnvError as e:
+    print("error:", e)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[0] == "mjx"
+    assert "physics='auto' runs MJX on this CPU" in done.stderr
+    assert "error: the C engine's native part is not built" in done.stdout
+    assert "uv sync --reinstall-package purejaxppo" in done.stdout

@@ -30,14 +30,14 @@ def _train(tmp_path, *extra):
     return path
 
 
-def _spec(tmp_path, env="probe/observation", chunk=2, every=2, **cfg):
+def _spec(tmp_path, env="probe/observation", chunk=2, every=2, env_kwargs=None, **cfg):
     base = dict(
         total_timesteps=2048, num_envs=8, batch_size=256, n_epochs=2, eval_every=4,
         eval_episodes=2,
     )  # fmt: skip
     base.update(cfg)
     spec = run_dir.RunSpec(
-        env=env, env_kwargs={}, config=pjp.PPOConfig(**base), num_seeds=SEEDS, seed=3,
+        env=env, env_kwargs=env_kwargs or {}, config=pjp.PPOConfig(**base), num_seeds=SEEDS, seed=3,
         name="t", chunk_updates=chunk, checkpoint_every=every,
     )  # fmt: skip
     return run_dir.new_run_dir(tmp_path, spec)
@@ -88,8 +88,12 @@ def test_plot_command_rewrites_the_figures(probe_run, capsys):
     assert "learning_curve" in capsys.readouterr().out
 
 
-def test_resume_gives_the_uninterrupted_result(tmp_path):
-    whole, cut = _spec(tmp_path / "a", every=4), _spec(tmp_path / "b", every=4)
+@pytest.mark.parametrize(
+    "env,env_kwargs", [("probe/observation", {}), ("Hopper-v5", {"physics": "c"})]
+)
+def test_resume_gives_the_uninterrupted_result(tmp_path, env, env_kwargs):
+    whole = _spec(tmp_path / "a", env=env, every=4, env_kwargs=env_kwargs)
+    cut = _spec(tmp_path / "b", env=env, every=4, env_kwargs=env_kwargs)
     assert session.run(whole, show_progress=False).status == "finished"
     stopped = session.run(cut, show_progress=False, stop_after_chunks=3)  # like Ctrl-C
     assert stopped.status == "interrupted" and stopped.next_update == 4  # checkpoints every 4

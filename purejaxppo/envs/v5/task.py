@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sys
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any, ClassVar
@@ -89,13 +90,23 @@ def resolve_physics(physics: str) -> str:
         raise EnvError(f"physics={physics!r}: choose one of {', '.join(PHYSICS)}")
     backend = jax.default_backend()
     if physics == "auto":
-        return "c" if backend == "cpu" and c_engine.why_unavailable() is None else "mjx"
+        if backend != "cpu":
+            return "mjx"
+        why = c_engine.why_unavailable()
+        if why is not None:
+            _say_once(f"purejaxppo: physics='auto' runs MJX on this CPU: {why}")
+        return "mjx" if why else "c"
     if physics == "c" and backend != "cpu":
         raise EnvError(
             f"physics='c' runs in programs on the CPU, and JAX's default backend here is "
             f"{backend}: use physics='mjx' (or run with JAX_PLATFORMS=cpu)"
         )
     return physics
+
+
+@functools.cache
+def _say_once(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 class V5Task(Env):
