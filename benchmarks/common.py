@@ -50,11 +50,24 @@ def meta() -> dict:
         + shlex.join(["benchmarks/" + Path(sys.argv[0]).name, *sys.argv[1:]]),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "commit": git("rev-parse", "--short", "HEAD") + (" (with local changes)" if dirty else ""),
-        "device": f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}",
+        "device": _device(jax.devices()[0]),
         "cpus": os.cpu_count(),
         "machine": platform.machine(),
         "versions": versions,
     }
+
+
+def _device(d) -> str:
+    """ "cpu: <processor model>" or "<platform>: <device kind>"."""
+    if d.platform != "cpu":
+        return f"{d.platform}: {d.device_kind}"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return "cpu: " + line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return f"cpu: {platform.processor() or platform.machine()}"
 
 
 def write(stem: Path, result: dict, markdown: str) -> None:

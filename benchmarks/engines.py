@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from mujoco import batch as mj_batch
 
@@ -59,6 +60,25 @@ def raw_program(env: pjp.envs.Env, num_envs: int, steps: int):
             return state, state.reward.sum()
 
         return jax.lax.scan(step, state, jax.random.split(k1, steps))[1].sum()
+
+    return jax.jit(run)
+
+
+def physics_program(env: pjp.envs.Env, num_envs: int, steps: int):
+    """A jitted scan of the engine's batched step alone (no observations, rewards or resets)."""
+    engine = env.engine
+    lo, hi = env.action_low, env.action_high
+
+    def run(key):
+        qpos = jnp.broadcast_to(env.init_qpos, (num_envs, env.mj_model.nq))
+        data = jax.vmap(engine.reset)(qpos, jnp.zeros((num_envs, env.mj_model.nv)))
+
+        def step(data, k):
+            a = jax.random.uniform(k, (num_envs, env.action_size), minval=lo, maxval=hi)
+            data = jax.vmap(engine.step)(data, a)
+            return data, data.qpos[:, 0].sum()
+
+        return jax.lax.scan(step, data, jax.random.split(key, steps))[1].sum()
 
     return jax.jit(run)
 
@@ -96,21 +116,26 @@ def raw(envs: list[str], batches: list[int], steps: int, threads: int, repeats: 
     for env_id in envs:
         env = pjp.envs.make(env_id, physics="c", threads=threads)
         for n in batches:
-            ours = raw_program(env, n, steps)
             key = jax.random.PRNGKey(0)
             t0 = time.perf_counter()
-            ours = ours.lower(key).compile()
+            stack = raw_program(env, n, steps).lower(key).compile()
             compile_s = time.perf_counter() - t0
-            plain = plain_batch(env, n, steps, threads)
+            physics = physics_program(env, n, steps).lower(key).compile()
             best = common.best_seconds(
-                {"ours": lambda o=ours, k=key: jax.block_until_ready(o(k)), "plain": plain}, repeats
+                {
+                    "physics": lambda f=physics, k=key: jax.block_until_ready(f(k)),
+                    "plain": plain_batch(env, n, steps, threads),
+                    "stack": lambda f=stack, k=key: jax.block_until_ready(f(k)),
+                },
+                repeats,
             )
             row = {
                 "env": env_id,
                 "num_envs": n,
                 "threads": threads,
-                "c_engine_steps_per_s": n * steps / best["ours"],
+                "c_engine_steps_per_s": n * steps / best["physics"],
                 "plain_c_steps_per_s": n * steps / best["plain"],
+                "training_stack_steps_per_s": n * steps / best["stack"],
                 "compile_s": compile_s,
             }
             row["ratio"] = row["c_engine_steps_per_s"] / row["plain_c_steps_per_s"]
@@ -126,24 +151,28 @@ def raw(envs: list[str], batches: list[int], steps: int, threads: int, repeats: 
             )
             print(
                 f"  {env_id} x{n}: C engine {row['c_engine_steps_per_s']:,.0f}  plain C "
-                f"{row['plain_c_steps_per_s']:,.0f}  ratio {row['ratio']:.2f}{extra}",
+                f"{row['plain_c_steps_per_s']:,.0f}  ratio {row['ratio']:.2f}  training stack "
+                f"{row['training_stack_steps_per_s']:,.0f}{extra}",
                 flush=True,
             )
     lines = [
-        f"Raw env steps/s, {threads} threads; {steps} steps per timing, best of {repeats}.",
-        "C engine: the training stack (clip, time limit, auto-reset, observations, rewards) in a",
-        "jitted scan.",
-        "Plain C: `mujoco.batch` stepping the same batch from Python (no observations, no",
-        "`mj_rnePostConstraint`): the limit. EnvPool: its XLA interface in a jitted scan.",
+        f"Env steps/s, uniform random actions, {threads} threads; {steps} batched steps per",
+        f"timing, the programs in turn, best of {repeats}. C engine: its batched step alone in a",
+        "jitted scan, from the initial state, no resets. Plain C: `mujoco.batch` stepping the",
+        "same batch from Python with the same threads, from the same state (without",
+        "`mj_rnePostConstraint`): the limit. Training stack: the C engine under the training",
+        "wrappers (observations, rewards, time limit, auto-reset to fresh random states).",
+        "EnvPool: its own v5 task through its XLA interface in a jitted scan (with its resets).",
         "",
-        "| env | envs | C engine | plain C MuJoCo | C engine / plain | EnvPool |",
-        "|---|---|---|---|---|---|",
+        "| env | envs | C engine | plain C MuJoCo | C engine / plain | training stack | EnvPool |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         pool = f"{r['envpool_steps_per_s']:,.0f}" if "envpool_steps_per_s" in r else "-"
         lines.append(
             f"| {r['env']} | {r['num_envs']} | {r['c_engine_steps_per_s']:,.0f} | "
-            f"{r['plain_c_steps_per_s']:,.0f} | **{r['ratio']:.2f}** | {pool} |"
+            f"{r['plain_c_steps_per_s']:,.0f} | **{r['ratio']:.2f}** | "
+            f"{r['training_stack_steps_per_s']:,.0f} | {pool} |"
         )
     return {"rows": rows, "markdown": "\n".join(lines)}
 
@@ -271,7 +300,7 @@ def command(extra: list[str]) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("parts", nargs="*", choices=["raw", "trainer", "seeds", "command"])
+    p.add_argument("parts", nargs="*", help="raw, trainer, seeds, command (default: all)")
     p.add_argument("--envs", nargs="+", default=list(TASKS))
     p.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 64])
     p.add_argument("--threads", type=int, default=default_threads())
@@ -281,7 +310,10 @@ def main() -> None:
     p.add_argument("--out-dir", type=Path, default=None)
     a = p.parse_args()
     pjp.enable_compilation_cache()
-    parts = a.parts or ["raw", "trainer", "seeds", "command"]
+    known = ["raw", "trainer", "seeds", "command"]
+    parts = a.parts or known
+    if set(parts) - set(known):
+        p.error(f"unknown parts {sorted(set(parts) - set(known))}: choose from {known}")
     out = a.out_dir or common.results_dir()
     cfg = pjp.PPOConfig(eval_every=0)
     steps, updates, extra = 1000, {"c": 10, "mjx": 3, "sb3": 5}, []
