@@ -16,13 +16,17 @@ not its ceiling. Timed here, all at the same batch (best of ``--repeats``, alter
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import jax
-from throughput import compiled, run_seconds
 
 import purejaxppo as pjp
 from purejaxppo.envs.wrappers import wrap_for_training
 from purejaxppo.rollout import EpisodeTracker, collect_rollout
+
+sys.path.insert(0, str(Path(__file__).parent))
+import common
 
 
 def rollout_fn(env: pjp.envs.Env, cfg: pjp.PPOConfig, std: float, updates: int):
@@ -65,14 +69,16 @@ def main() -> None:
     key = jax.random.PRNGKey(0)
     programs = {}
     for std in a.action_stds:
-        programs[f"rollout N(0, {std:g})"] = compiled(rollout_fn(env, cfg, std, a.updates), key)[0]
+        programs[f"rollout N(0, {std:g})"] = common.compiled(
+            rollout_fn(env, cfg, std, a.updates), key
+        )[0]
     for x in a.log_std_inits:
         train = pjp.make_train(cfg.replace(log_std_init=x), env)
-        programs[f"trainer log_std_init {x:g}"] = compiled(jax.jit(train), key)[0]
+        programs[f"trainer log_std_init {x:g}"] = common.compiled(jax.jit(train), key)[0]
     times: dict[str, list[float]] = {name: [] for name in programs}
     for _ in range(a.repeats):
         for name, program in programs.items():
-            times[name].append(run_seconds(program, key))
+            times[name].append(common.run_seconds(program, key))
     steps = a.updates * cfg.batch_size
     print(
         f"{a.env}, {a.num_envs} envs, batch {cfg.batch_size}, {a.updates} updates, on "

@@ -73,7 +73,7 @@ def _device(d) -> str:
 def write(stem: Path, result: dict, markdown: str) -> None:
     """Writes ``stem.json`` (the result with its meta) and ``stem.md`` (title, command, table)."""
     stem.parent.mkdir(parents=True, exist_ok=True)
-    result = {"meta": meta(), **result}
+    result = {**result, "meta": {**result.get("meta", {}), **meta()}}
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     m = result["meta"]
     head = f"`{m['command']}`\n\n{m['device']}, {m['cpus']} CPUs; {m['date']}, {m['commit']}\n\n"
@@ -94,6 +94,71 @@ def best_seconds(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str
             fn()
             times[name].append(time.perf_counter() - t0)
     return {name: min(t) for name, t in times.items()}
+
+
+def compiled(fn, *args):
+    """(the compiled ``fn`` for ``args``, compile seconds)."""
+    t0 = time.perf_counter()
+    c = fn.lower(*args).compile()
+    return c, time.perf_counter() - t0
+
+
+def run_seconds(fn, *args) -> float:
+    """Wall seconds of one call, waited on."""
+    t0 = time.perf_counter()
+    _block(fn(*args))
+    return time.perf_counter() - t0
+
+
+def _block(x):
+    import jax
+
+    return jax.block_until_ready(x)
+
+
+def raw_env_fn(env, num_envs: int, num_steps: int, num_updates: int = 1, uniform: bool = False):
+    """A jitted program of the trainer's loop shape (updates x steps) on random actions.
+
+    The training stack (clip, time limit, vmap, auto-reset) of ``num_envs`` envs; the actions are
+    N(0, 1) (clipped by the stack), or uniform in the action box with ``uniform``.
+    """
+    import jax
+
+    from purejaxppo.envs import wrap_for_training
+
+    batched = wrap_for_training(env)
+    lo, hi = env.action_low, env.action_high
+
+    def run(key):
+        state = batched.reset(jax.random.split(key, num_envs))
+        shape = (num_envs, env.action_size)
+
+        def step(state, k):
+            if uniform:
+                a = jax.random.uniform(k, shape, minval=lo, maxval=hi)
+            else:
+                a = jax.random.normal(k, shape)
+            state = batched.step(state, a)
+            return state, state.reward.sum()
+
+        def rollout(state, k):
+            state, rewards = jax.lax.scan(step, state, jax.random.split(k, num_steps))
+            return state, rewards.sum()
+
+        _, rewards = jax.lax.scan(rollout, state, jax.random.split(key, num_updates))
+        return rewards.sum()
+
+    return jax.jit(run)
+
+
+def env_steps_per_s(env, batch: int, steps: int) -> tuple[float, float]:
+    """(steps/s, compile seconds) of ``steps`` batched steps of the training stack, uniform
+    random actions in the action box, timed on the second call."""
+    import jax
+
+    fn, compile_s = compiled(raw_env_fn(env, batch, steps, uniform=True), jax.random.PRNGKey(0))
+    run_seconds(fn, jax.random.PRNGKey(0))  # first call
+    return steps * batch / run_seconds(fn, jax.random.PRNGKey(0)), compile_s
 
 
 def run_json(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:

@@ -9,7 +9,7 @@ lowers the default trainer (``jax.jit(make_train(cfg, env))``) and compiles it, 
     uv run python benchmarks/compile_time.py --envs Humanoid-v5 --num-envs 2048
     uv run python benchmarks/compile_time.py --quick               # InvertedPendulum (CI)
 
-Writes ``benchmarks/results/compile_time_<platform>.{json,md,png}`` (``--out-stem`` to change).
+Writes ``benchmarks/results/<platform>/compile_time.{json,md,png}`` (``--out-stem`` to change).
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import common
 
 T0 = time.perf_counter()
 
@@ -141,12 +144,8 @@ def main() -> None:
         c, w = rows[-1]["cold"], rows[-1]["warm"]
         print(f"{env_id:24s} cold {c['total_s']:6.1f} s   warm {w['total_s']:6.1f} s", flush=True)
     device = rows[0]["cold"]["device"]
-    platform = "cpu" if device == "cpu" else "gpu"
-    stem = a.out_stem or Path(__file__).parent / "results" / f"compile_time_{platform}"
-    meta = {
-        "device": device,
-        "command": "uv run python benchmarks/compile_time.py " + " ".join(sys.argv[1:]),
-    }
+    stem = a.out_stem or common.results_dir() / "compile_time"
+    meta = common.meta()
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     stem.with_suffix(".md").write_text(markdown(rows, meta))

@@ -1,10 +1,12 @@
 """The physics engines on a CPU: the C engine against its limit, MJX and the peers, in one run.
 
-Four measurements, each its own subcommand (all of them when none is named):
+Five measurements, each its own subcommand (all of them when none is named):
 
     uv run python benchmarks/engines.py raw       # the C engine stepping the training stack in
         # the compiled scan, beside plain multi-threaded C MuJoCo stepping the same batch outside
         # JAX (mujoco.batch, same threads: the limit), and EnvPool's XLA interface (its own env)
+    uv run python benchmarks/engines.py callback  # the same step through jax.pure_callback (the
+        # mechanism not chosen) against the C engine's FFI call
     uv run python benchmarks/engines.py trainer   # trainer steps/s at the default shape: the C
         # engine, the MJX engine and Stable-Baselines3 (its own env), one task after the other
     uv run python benchmarks/engines.py seeds     # 8 vmapped seeds against 1, C engine
@@ -14,7 +16,7 @@ Four measurements, each its own subcommand (all of them when none is named):
 
 The peers run in their own environments (``bash benchmarks/peers/setup.sh sb3|envpool``); a
 peer that is not set up is skipped and said so. Results: ``benchmarks/results/<platform>/
-engines_<part>.{json,md}`` (``--out-dir`` to change).
+engines_<part>.{json,md}`` (``--out-stem`` to change the ``.../engines`` part).
 """
 
 from __future__ import annotations
@@ -45,25 +47,6 @@ TASKS = ("HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5")
 
 
 # ---- raw stepping ------------------------------------------------------------------------------
-def raw_program(env: pjp.envs.Env, num_envs: int, steps: int):
-    """A jitted scan of the training stack (clip, time limit, vmap, auto-reset), random actions."""
-    stack = pjp.envs.wrap_for_training(env)
-    lo, hi = env.action_low, env.action_high
-
-    def run(key):
-        k0, k1 = jax.random.split(key)
-        state = stack.reset(jax.random.split(k0, num_envs))
-
-        def step(state, k):
-            a = jax.random.uniform(k, (num_envs, env.action_size), minval=lo, maxval=hi)
-            state = stack.step(state, a)
-            return state, state.reward.sum()
-
-        return jax.lax.scan(step, state, jax.random.split(k1, steps))[1].sum()
-
-    return jax.jit(run)
-
-
 def physics_program(env: pjp.envs.Env, num_envs: int, steps: int):
     """A jitted scan of the engine's batched step alone (no observations, rewards or resets)."""
     engine = env.engine
@@ -118,7 +101,7 @@ def raw(envs: list[str], batches: list[int], steps: int, threads: int, repeats: 
         for n in batches:
             key = jax.random.PRNGKey(0)
             t0 = time.perf_counter()
-            stack = raw_program(env, n, steps).lower(key).compile()
+            stack = common.raw_env_fn(env, n, steps, uniform=True).lower(key).compile()
             compile_s = time.perf_counter() - t0
             physics = physics_program(env, n, steps).lower(key).compile()
             best = common.best_seconds(
@@ -175,6 +158,68 @@ def raw(envs: list[str], batches: list[int], steps: int, threads: int, repeats: 
             f"{r['training_stack_steps_per_s']:,.0f} | {pool} |"
         )
     return {"rows": rows, "markdown": "\n".join(lines)}
+
+
+# ---- the mechanism: FFI call against a Python host callback ----------------------------------
+def callback_program(env: pjp.envs.Env, num_envs: int, steps: int, threads: int):
+    """The same batched step through ``jax.pure_callback`` into ``mujoco.batch`` (the rejected
+    mechanism): state rows in and out of the scan as raw bits, qpos and qvel out."""
+    b = mj_batch.Batch(env.mj_model, num_envs, nthread=threads)
+    ctrl, qpos, qvel = b.bind("ctrl"), b.bind("qpos"), b.bind("qvel")
+    nstate, lo, hi = b.nstate, env.action_low, env.action_high
+
+    def host(rows, action):
+        b.state[:] = np.asarray(rows).view(np.float64).reshape(num_envs, nstate)
+        ctrl[:] = action
+        b.step(nstep=env.frame_skip)
+        return b.state.view(np.uint32).copy(), np.concatenate([qpos, qvel], 1).astype(np.float32)
+
+    out = (
+        jax.ShapeDtypeStruct((num_envs, 2 * nstate), jnp.uint32),
+        jax.ShapeDtypeStruct((num_envs, env.mj_model.nq + env.mj_model.nv), jnp.float32),
+    )
+
+    def run(key):
+        def step(rows, k):
+            a = jax.random.uniform(k, (num_envs, env.action_size), minval=lo, maxval=hi)
+            rows, obs = jax.pure_callback(host, out, rows, a)
+            return rows, obs[:, 0].sum()
+
+        rows = jnp.asarray(b.state.view(np.uint32))
+        return jax.lax.scan(step, rows, jax.random.split(key, steps))[1].sum()
+
+    return jax.jit(run)
+
+
+def callback(env_id: str, num_envs: int, steps: int, threads: int, repeats: int) -> dict:
+    env = pjp.envs.make(env_id, physics="c", threads=threads)
+    key = jax.random.PRNGKey(0)
+    ffi = physics_program(env, num_envs, steps).lower(key).compile()
+    cb = callback_program(env, num_envs, steps, threads).lower(key).compile()
+    best = common.best_seconds(
+        {
+            "ffi": lambda: jax.block_until_ready(ffi(key)),
+            "callback": lambda: jax.block_until_ready(cb(key)),
+        },
+        repeats,
+    )
+    r = {k: num_envs * steps / v for k, v in best.items()}
+    print(f"  {env_id} x{num_envs}: FFI {r['ffi']:,.0f}  pure_callback {r['callback']:,.0f}")
+    md = (
+        f"{env_id}, {num_envs} envs, {threads} threads: the same batched step of C MuJoCo "
+        f"(mjBatch) in a jitted scan, called through the C engine's XLA FFI handler, or through "
+        f"`jax.pure_callback` into `mujoco.batch`; env steps/s, best of {repeats}.\n\n"
+        f"| call | steps/s | ratio |\n|---|---|---|\n"
+        f"| XLA FFI (the C engine) | {r['ffi']:,.0f} | 1 |\n"
+        f"| jax.pure_callback | {r['callback']:,.0f} | **{r['callback'] / r['ffi']:.2f}** |"
+    )
+    return {
+        "env": env_id,
+        "num_envs": num_envs,
+        "threads": threads,
+        "steps_per_s": r,
+        "markdown": md,
+    }
 
 
 # ---- trainers ----------------------------------------------------------------------------------
@@ -300,21 +345,21 @@ def command(extra: list[str]) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("parts", nargs="*", help="raw, trainer, seeds, command (default: all)")
+    p.add_argument("parts", nargs="*", help="raw, callback, trainer, seeds, command (default: all)")
     p.add_argument("--envs", nargs="+", default=list(TASKS))
     p.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 64])
     p.add_argument("--threads", type=int, default=default_threads())
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--seeds", type=int, default=8, help="vmapped seeds of the seeds part")
     p.add_argument("--quick", action="store_true", help="every part at tiny sizes (CI)")
-    p.add_argument("--out-dir", type=Path, default=None)
+    p.add_argument("--out-stem", type=Path, default=None, help="files STEM_<part>.{json,md}")
     a = p.parse_args()
     pjp.enable_compilation_cache()
-    known = ["raw", "trainer", "seeds", "command"]
+    known = ["raw", "callback", "trainer", "seeds", "command"]
     parts = a.parts or known
     if set(parts) - set(known):
         p.error(f"unknown parts {sorted(set(parts) - set(known))}: choose from {known}")
-    out = a.out_dir or common.results_dir()
+    stem = a.out_stem or common.results_dir() / "engines"
     cfg = pjp.PPOConfig(eval_every=0)
     steps, updates, extra = 1000, {"c": 10, "mjx": 3, "sb3": 5}, []
     if a.quick:
@@ -327,6 +372,8 @@ def main() -> None:
         print(f"{part}:", flush=True)
         if part == "raw":
             r = raw(a.envs, a.batch_sizes, steps, a.threads, a.repeats)
+        elif part == "callback":
+            r = callback(a.envs[0], a.batch_sizes[0], steps, a.threads, a.repeats)
         elif part == "trainer":
             r = trainers(a.envs, updates, cfg, a.repeats)
         elif part == "seeds":
@@ -339,7 +386,7 @@ def main() -> None:
         else:
             r = command(extra)
         md = r.pop("markdown")
-        common.write(out / f"engines_{part}", r, md)
+        common.write(stem.with_name(f"{stem.name}_{part}"), r, md)
 
 
 if __name__ == "__main__":

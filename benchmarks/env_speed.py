@@ -16,15 +16,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sys
 import time
 from pathlib import Path
 
 import gymnasium as gym
-import jax
 
 import purejaxppo as pjp
 from purejaxppo.envs.mjx.speed import batched_cholesky, vmapped_solver
 from purejaxppo.envs.v5 import V5_TASKS
+
+sys.path.insert(0, str(Path(__file__).parent))
+import common
 
 
 def gymnasium_steps_per_s(env_id: str, seconds: float) -> float:
@@ -42,30 +45,6 @@ def gymnasium_steps_per_s(env_id: str, seconds: float) -> float:
     return steps / (time.perf_counter() - t0)
 
 
-def mjx_steps_per_s(env: pjp.envs.Env, batch: int, steps: int) -> tuple[float, float]:
-    """(steps/s, compile seconds) of ``steps`` batched steps, auto-reset, random actions."""
-    train_env = pjp.envs.wrap_for_training(env)
-
-    def run(key):
-        state = train_env.reset(jax.random.split(key, batch))
-
-        def step(s, k):
-            a = jax.random.uniform(k, (batch, env.action_size), minval=-1.0, maxval=1.0)
-            s = train_env.step(s, a * env.action_high)
-            return s, s.reward.sum()
-
-        return jax.lax.scan(step, state, jax.random.split(key, steps))[1].sum()
-
-    key = jax.random.PRNGKey(0)
-    t0 = time.perf_counter()
-    compiled = jax.jit(run).lower(key).compile()
-    compile_s = time.perf_counter() - t0
-    jax.block_until_ready(compiled(key))  # first call
-    t0 = time.perf_counter()
-    jax.block_until_ready(compiled(key))
-    return steps * batch / (time.perf_counter() - t0), compile_s
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--envs", nargs="*", default=list(V5_TASKS))
@@ -80,7 +59,7 @@ def main() -> None:
         action="store_true",
         help="keep JAX's batched LAPACK Cholesky (it can hang at ~1024 envs on a 2-core CPU)",
     )
-    p.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
+    p.add_argument("--out-stem", type=Path, default=None, help="write the rows as STEM.json")
     a = p.parse_args()
     pjp.enable_compilation_cache()
     physics = {
@@ -103,7 +82,7 @@ def main() -> None:
                 vmapped_solver() if a.vmapped_solver else contextlib.nullcontext(),
                 batched_cholesky() if a.batched_cholesky else contextlib.nullcontext(),
             ):
-                sps, compile_s = mjx_steps_per_s(env, b, max(a.env_steps // b, 16))
+                sps, compile_s = common.env_steps_per_s(env, b, max(a.env_steps // b, 16))
             row["mjx"][b] = {"steps_per_s": sps, "compile_s": compile_s}
         rows.append(row)
         cells = " ".join(f"{row['mjx'][b]['steps_per_s']:10.0f}" for b in a.batch_sizes)
@@ -111,12 +90,14 @@ def main() -> None:
         print(
             f"{env_id:28s} {row['gymnasium_steps_per_s']:10.0f} {cells}   ({compiles})", flush=True
         )
-    meta = {"device": jax.devices()[0].device_kind, "jax": jax.__version__, **physics}
+    meta = {**common.meta(), **physics}
     meta["vmapped_solver"] = a.vmapped_solver
     meta["batched_cholesky"] = a.batched_cholesky
-    if a.out:
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    if a.out_stem:
+        a.out_stem.parent.mkdir(parents=True, exist_ok=True)
+        a.out_stem.with_suffix(".json").write_text(
+            json.dumps({"meta": meta, "rows": rows}, indent=2)
+        )
     print(json.dumps(meta))
 
 

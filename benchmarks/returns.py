@@ -12,7 +12,7 @@ cross-check verdict are kept.
     uv run python benchmarks/returns.py --preset cleanrl --budgets 1000000
     uv run python benchmarks/returns.py --quick                          # tiny, for CI
 
-Writes ``benchmarks/results/returns_<device>.{json,md,png}`` (``--out-stem`` to change).
+Writes ``benchmarks/results/<platform>/returns.{json,md,png}`` (``--out-stem`` to change).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import jax
 import matplotlib
 
 matplotlib.use("Agg")
@@ -35,11 +34,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import purejaxppo as pjp
-from purejaxppo import checkpoint, run_dir, session
 from purejaxppo.config import PPOConfig
-from purejaxppo.crosscheck import Estimate, cross_check
 from purejaxppo.envs.v5.task import resolve_physics
 from purejaxppo.presets import preset_config
+from purejaxppo.runs import checkpoint, run_dir, session
+from purejaxppo.runs.crosscheck import Estimate, cross_check_run
+
+sys.path.insert(0, str(Path(__file__).parent))
+import common
 
 ROW_FILE = "returns_row.json"  # a scored run's row, in its run directory
 
@@ -119,7 +121,7 @@ def run_env(
                     shutil.copy(prev / run_dir.METRICS_FILE, path / run_dir.METRICS_FILE)
             resume = stopped_at is not None or (shared and prev is not None)
             t0 = time.perf_counter()
-            outcome = session.run(path, resume=resume, show_progress=False)
+            outcome = session.run(path, resume=resume)
             if outcome.status != "finished":
                 raise SystemExit(f"{env_id} at {cfg.total_timesteps:,}: {outcome.status} ({path})")
             row = score(path, cfg, preset, seeds, episodes, outcome, time.perf_counter() - t0)
@@ -161,7 +163,7 @@ def score(
         Estimate(float(a), float(s), n)
         for a, s in zip(m["eval_return"][:, -1], m["eval_return_std"][:, -1], strict=True)
     ]
-    report = cross_check(path, ests, episodes)
+    report = cross_check_run(path, ests, episodes)
     gym_means = np.array([row["gymnasium"]["mean"] for row in report["seeds"]])
     ret = m["episode_return"]  # (seeds, num_updates), NaN where no training episode ended
     ended = np.flatnonzero(np.isfinite(ret).any(axis=0))  # updates where some seed's ended
@@ -278,10 +280,8 @@ def main() -> None:
     pjp.enable_compilation_cache()
     if a.quick:
         a.envs, a.budgets, a.seeds, a.episodes = ["InvertedPendulum-v5"], [4096, 8192], 2, 3
-    device = jax.devices()[0].platform
-    stem = a.out_stem or Path(__file__).parent / "results" / f"returns_{device}"
-    command = "uv run python benchmarks/returns.py " + " ".join(sys.argv[1:])
-    meta = {"device": jax.devices()[0].device_kind, "jax": jax.__version__, "command": command}
+    stem = a.out_stem or common.results_dir() / "returns"
+    meta = common.meta()
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = a.runs_dir or Path(tmp)

@@ -17,7 +17,7 @@ throughput the trainer keeps.
     uv run python benchmarks/scaling.py --num-envs --seeds 8 32 --unfolded --merge   # before/after
     uv run python benchmarks/scaling.py --num-envs --seeds 16 32 --repeats 1 --merge   # add points
 
-Writes ``benchmarks/results/scaling_<env>_<platform>.{json,md,png}`` (``--out-stem`` to change).
+Writes ``benchmarks/results/<platform>/scaling_<env>.{json,md,png}`` (``--out-stem`` to change).
 ``--merge`` keeps the points already in that JSON and adds (or replaces) the ones measured now,
 so a table too slow for one sitting is built by several commands, each listed in the table with
 the timed updates and repeats of its points.
@@ -40,10 +40,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from throughput import compiled, raw_env_fn, run_seconds
 
 import purejaxppo as pjp
 from purejaxppo.envs import wrappers
+
+sys.path.insert(0, str(Path(__file__).parent))
+import common
 
 
 def point(
@@ -56,20 +58,20 @@ def point(
     """
     key = jax.random.PRNGKey(0)
     steps = cfg.num_updates * cfg.batch_size * seeds
-    raw, raw_c = compiled(
-        raw_env_fn(env, cfg.num_envs * seeds, cfg.num_steps, cfg.num_updates), key
+    raw, raw_c = common.compiled(
+        common.raw_env_fn(env, cfg.num_envs * seeds, cfg.num_steps, cfg.num_updates), key
     )
     train = pjp.make_train(cfg, env)
     args = (key,) if seeds == 1 else (jax.random.split(key, seeds),)
-    trainer, trainer_c = compiled(jax.jit(train if seeds == 1 else jax.vmap(train)), *args)
+    trainer, trainer_c = common.compiled(jax.jit(train if seeds == 1 else jax.vmap(train)), *args)
     programs = {"raw": raw, "trainer": trainer}
     if unfolded and seeds > 1:
         with wrappers.unfolded_vmaps():
-            programs["unfolded"], _ = compiled(jax.jit(jax.vmap(train)), *args)
+            programs["unfolded"], _ = common.compiled(jax.jit(jax.vmap(train)), *args)
     times: dict[str, list[float]] = {k: [] for k in programs}
     for _ in range(repeats):
         for name, fn in programs.items():
-            times[name].append(run_seconds(fn, *((key,) if name == "raw" else args)))
+            times[name].append(common.run_seconds(fn, *((key,) if name == "raw" else args)))
     raw_sps, trainer_sps = steps / min(times["raw"]), steps / min(times["trainer"])
     row = {
         "num_envs": cfg.num_envs,
@@ -200,18 +202,13 @@ def main() -> None:
         a.num_envs = [2, 4] if a.quick else [1, 4, 16, 64, 256]
     if a.seeds is None:
         a.seeds = [2] if a.quick else [1, 2, 4, 8]
-    platform = jax.devices()[0].platform
-    stem = (
-        a.out_stem
-        or Path(__file__).parent
-        / "results"
-        / f"scaling_{a.env.lower().replace('-', '_')}_{platform}"
-    )
+    stem = a.out_stem or common.results_dir() / f"scaling_{a.env.lower().replace('-', '_')}"
+    provenance = common.meta()
+    command = provenance.pop("command")
     meta = {
+        **provenance,
         "env": a.env,
-        "device": jax.devices()[0].device_kind,
-        "jax": jax.__version__,
-        "commands": [" ".join(["uv run python benchmarks/scaling.py", *sys.argv[1:]])],
+        "commands": [command],
         "date": time.strftime("%Y-%m-%d"),
     }
     old = {"num_envs": [], "seeds": []}

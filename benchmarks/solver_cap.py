@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
-from env_speed import mjx_steps_per_s
 
 import purejaxppo as pjp
+
+sys.path.insert(0, str(Path(__file__).parent))
+import common
 
 EPISODES, STEPS = 8, 10
 
@@ -71,7 +74,7 @@ def main() -> None:
         default=["exact", "4/8", "1/4"],
         help="'exact' or ITERATIONS/LS_ITERATIONS",
     )
-    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--out-stem", type=Path, default=None, help="write the rows as STEM.json")
     a = p.parse_args()
     pjp.enable_compilation_cache()
     rows = []
@@ -84,7 +87,7 @@ def main() -> None:
         for setting in a.settings:
             it, ls = (None, None) if setting == "exact" else map(int, setting.split("/"))
             env = pjp.envs.make(env_id, physics="mjx", solver_iterations=it, ls_iterations=ls)
-            sps, _ = mjx_steps_per_s(env, 16, 256)
+            sps, _ = common.env_steps_per_s(env, 16, 256)
             row = {"env": env_id, "solver": setting, "steps_per_s": sps, **parity(env, ref)}
             rows.append(row)
             print(
@@ -92,9 +95,10 @@ def main() -> None:
                 f"{row['obs_10']:9.1e} {row['reward_1']:9.1e} {row['reward_10']:9.1e}",
                 flush=True,
             )
-    if a.out:
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.write_text(json.dumps(rows, indent=2, default=float))
+    if a.out_stem:
+        a.out_stem.parent.mkdir(parents=True, exist_ok=True)
+        result = {"meta": common.meta(), "rows": rows}
+        a.out_stem.with_suffix(".json").write_text(json.dumps(result, indent=2, default=float))
 
 
 if __name__ == "__main__":

@@ -8,16 +8,11 @@ auto-reset). The ratio trainer / raw is the share of env throughput the trainer 
     uv run python benchmarks/throughput.py --quick               # tiny sizes (CI)
     uv run python benchmarks/throughput.py --session             # + the CLI's way of running:
                                                                  # chunks, CSV, TensorBoard,
-                                                                 # checkpoints (purejaxppo.session)
+                                                                 # checkpoints (runs/session.py)
     uv run python benchmarks/throughput.py --peers sb3 brax      # + Stable-Baselines3 and Brax's
                                                                  # ppo.train, each in its own env
                                                                  # (benchmarks/peers/setup.sh)
-    uv run python benchmarks/throughput.py --all-tasks           # raw steps/s of every v5 task
-                                                                 # (MJX batches beside C MuJoCo)
-    uv run python benchmarks/throughput.py --scaling             # against num_envs and seeds
-                                                                 # (benchmarks/scaling.py)
-
-``--out X.json`` also writes ``X.md`` (the table) and ``X.png`` (a bar chart).
+``--out-stem STEM`` writes ``STEM.json``, ``STEM.md`` (the table) and ``STEM.png`` (a bar chart).
 """
 
 from __future__ import annotations
@@ -27,53 +22,21 @@ import json
 import math
 import os
 import platform
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import jax
 
 import purejaxppo as pjp
 
-
-def raw_env_fn(env: pjp.envs.Env, num_envs: int, num_steps: int, num_updates: int):
-    """A jitted program with the trainer's loop shape (updates x steps) but random actions."""
-    batched = pjp.envs.wrap_for_training(env)
-
-    def run(key):
-        state = batched.reset(jax.random.split(key, num_envs))
-
-        def step(state, k):
-            state = batched.step(state, jax.random.normal(k, (num_envs, env.action_size)))
-            return state, state.reward.sum()
-
-        def rollout(state, k):
-            state, rewards = jax.lax.scan(step, state, jax.random.split(k, num_steps))
-            return state, rewards.sum()
-
-        _, rewards = jax.lax.scan(rollout, state, jax.random.split(key, num_updates))
-        return rewards.sum()
-
-    return jax.jit(run)
-
-
-def compiled(fn, *args):
-    """(compiled function, compile seconds)."""
-    t0 = time.perf_counter()
-    c = fn.lower(*args).compile()
-    return c, time.perf_counter() - t0
-
-
-def run_seconds(fn, *args) -> float:
-    """Wall seconds of one call, waited on."""
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    return time.perf_counter() - t0
+sys.path.insert(0, str(Path(__file__).parent))
+import common
 
 
 def session_seconds(env_id: str, env_kwargs: dict, cfg: pjp.PPOConfig, seeds: int) -> float:
     """Training seconds (compile excluded) of the CLI's run: chunks, metrics files, checkpoints."""
-    from purejaxppo import run_dir, session
+    from purejaxppo.runs import run_dir, session
 
     chunk = session.chunk_updates(cfg.num_updates)
     spec = run_dir.RunSpec(
@@ -87,7 +50,7 @@ def session_seconds(env_id: str, env_kwargs: dict, cfg: pjp.PPOConfig, seeds: in
         checkpoint_every=session.checkpoint_every(cfg.num_updates, chunk, None),
     )
     with tempfile.TemporaryDirectory() as tmp:
-        return session.run(run_dir.new_run_dir(Path(tmp), spec), show_progress=False).train_seconds
+        return session.run(run_dir.new_run_dir(Path(tmp), spec)).train_seconds
 
 
 def measure(
@@ -107,18 +70,20 @@ def measure(
     env = pjp.envs.make(env_id, **env_kwargs)
     key = jax.random.PRNGKey(0)
     steps = cfg.num_updates * cfg.batch_size
-    raw, raw_compile = compiled(raw_env_fn(env, cfg.num_envs, cfg.num_steps, cfg.num_updates), key)
+    raw, raw_compile = common.compiled(
+        common.raw_env_fn(env, cfg.num_envs, cfg.num_steps, cfg.num_updates), key
+    )
     train = pjp.make_train(cfg, env)
     if seeds == 1:
-        trainer, trainer_compile = compiled(jax.jit(train), key)
+        trainer, trainer_compile = common.compiled(jax.jit(train), key)
         trainer_args = (key,)
     else:
         trainer_args = (jax.random.split(key, seeds),)
-        trainer, trainer_compile = compiled(jax.jit(jax.vmap(train)), *trainer_args)
+        trainer, trainer_compile = common.compiled(jax.jit(jax.vmap(train)), *trainer_args)
     raw_times, trainer_times, session_times = [], [], []
     for _ in range(repeats):
-        raw_times.append(run_seconds(raw, key))
-        trainer_times.append(run_seconds(trainer, *trainer_args))
+        raw_times.append(common.run_seconds(raw, key))
+        trainer_times.append(common.run_seconds(trainer, *trainer_args))
         if with_session:
             session_times.append(session_seconds(env_id, env_kwargs, cfg, seeds))
     raw_sps = steps / min(raw_times)
@@ -166,10 +131,10 @@ def last_third_steps_per_s(env_id: str, env_kwargs: dict, cfg: pjp.PPOConfig) ->
     train = pjp.make_train(long_cfg, env)
     runner = jax.jit(lambda k: train.init(k, long_cfg))(jax.random.PRNGKey(0))
     first = jax.numpy.zeros((), jax.numpy.int32)
-    run, _ = compiled(jax.jit(lambda r, i: train.run(r, i, n)), runner, first)
+    run, _ = common.compiled(jax.jit(lambda r, i: train.run(r, i, n)), runner, first)
     for third in range(2):
         runner, _ = jax.block_until_ready(run(runner, first + third * n))
-    seconds = run_seconds(run, runner, first + 2 * n)
+    seconds = common.run_seconds(run, runner, first + 2 * n)
     return n * cfg.batch_size / seconds
 
 
@@ -225,32 +190,8 @@ def main() -> None:
     p.add_argument("--physics", default="auto", choices=["auto", "c", "mjx"], help="v5 engine")
     p.add_argument("--solver-iterations", type=int, default=None, help="MJX solver cap (v5)")
     p.add_argument("--ls-iterations", type=int, default=None, help="MJX line-search cap (v5)")
-    p.add_argument(
-        "--all-tasks",
-        action="store_true",
-        help="instead: raw steps/s of every v5 task (see benchmarks/env_speed.py)",
-    )
-    p.add_argument(
-        "--scaling",
-        action="store_true",
-        help="instead: steps/s against num_envs and seeds (see benchmarks/scaling.py)",
-    )
-    p.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
-    a, rest = p.parse_known_args()
-    if a.scaling:
-        import sys
-
-        import scaling
-
-        sys.argv = [sys.argv[0], *rest]
-        return scaling.main()
-    if a.all_tasks:
-        import sys
-
-        import env_speed
-
-        sys.argv = [sys.argv[0], *rest] + (["--out", str(a.out)] if a.out else [])
-        return env_speed.main()
+    p.add_argument("--out-stem", type=Path, default=None, help="write STEM.json, .md and .png")
+    a = p.parse_args()
 
     pjp.enable_compilation_cache()
     if a.env.startswith("brax/"):
@@ -283,14 +224,13 @@ def main() -> None:
         )
     if a.peers:
         r["peers"] = compare_peers(a.peers, a.env, env_kwargs, cfg, a.seeds)
-    if a.out:
-        import sys
-
-        r["command"] = "uv run python benchmarks/throughput.py " + " ".join(sys.argv[1:])
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.write_text(json.dumps(r, indent=2))
-        a.out.with_suffix(".md").write_text(markdown(r))
-        bar_chart(r, a.out.with_suffix(".png"))
+    if a.out_stem:
+        r["meta"] = common.meta()
+        r["command"] = r["meta"]["command"]
+        a.out_stem.parent.mkdir(parents=True, exist_ok=True)
+        a.out_stem.with_suffix(".json").write_text(json.dumps(r, indent=2))
+        a.out_stem.with_suffix(".md").write_text(markdown(r))
+        bar_chart(r, a.out_stem.with_suffix(".png"))
 
 
 def rows(r: dict) -> list[tuple[str, float, str]]:

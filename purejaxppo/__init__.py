@@ -16,15 +16,16 @@ with contextlib.redirect_stdout(io.StringIO()):
     from mujoco import mjx  # noqa: F401
 
 from purejaxppo import envs
-from purejaxppo.cache import enable_compilation_cache
 from purejaxppo.config import ConfigError, PPOConfig, stack_configs
-from purejaxppo.crosscheck import LoadedPolicy, load_policy
 from purejaxppo.evaluate import evaluate
 from purejaxppo.gae import compute_gae
 from purejaxppo.loss import LossInfo, Minibatch, ppo_loss
 from purejaxppo.networks import ActorCritic
 from purejaxppo.normalize import RewardScaler, RunningStats
 from purejaxppo.rollout import Transition, collect_rollout
+from purejaxppo.runs.cache import enable_compilation_cache
+from purejaxppo.runs.crosscheck import cross_check
+from purejaxppo.runs.policy import LoadedPolicy, load_policy
 from purejaxppo.train import (
     Policy,
     RunnerState,
@@ -53,6 +54,7 @@ __all__ = [
     "Transition",
     "collect_rollout",
     "compute_gae",
+    "cross_check",
     "enable_compilation_cache",
     "envs",
     "evaluate",

@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 
 from purejaxppo.envs.base import Env
+from purejaxppo.types import Array
 
-Array = jax.Array
 PolicyFn = Callable[[Array], Array]  # obs [B, obs] -> action [B, act]
 
 

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 
 from purejaxppo.config import PPOConfig
 from purejaxppo.networks import gaussian_entropy, gaussian_log_prob
+from purejaxppo.types import Array
 
-Array = jax.Array
 ApplyFn = Callable[..., tuple[Array, Array, Array]]
 
 

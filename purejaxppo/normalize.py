@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-Array = jax.Array
+from purejaxppo.types import Array
 
 
 class RunningStats(struct.PyTreeNode):

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from purejaxppo.envs.base import Env, State
+from purejaxppo.types import Array
 
-Array = jax.Array
 ActFn = Callable[[Array, Array], Array]  # (key, obs [B, obs]) -> action [B, act]
 
 

@@ -33,8 +33,7 @@ from purejaxppo.gae import compute_gae
 from purejaxppo.loss import LossInfo, Minibatch, explained_variance, ppo_loss
 from purejaxppo.networks import ActorCritic, gaussian_log_prob, sample_action
 from purejaxppo.rollout import EpisodeTracker, collect_rollout
-
-Array = jax.Array
+from purejaxppo.types import Array
 
 
 class Policy(struct.PyTreeNode):
@@ -116,52 +115,61 @@ def make_policy_fn(cfg: PPOConfig, env: Env, deterministic: bool = True) -> Call
     return policy_fn
 
 
-def make_train(
-    cfg: PPOConfig, env: Env, progress: ProgressFn | None = None
-) -> Callable[..., TrainResult]:
-    """Builds the training function.
+class Trainer:
+    """The training program of one config and env; call it with a key to train.
+
+    ``trainer(key, config=None) -> TrainResult`` runs the whole training. ``config``, if given,
+    replaces the float hyperparameters of the config the trainer was made with (its static fields
+    must be equal): vmap over it to sweep them. The pieces, for running in chunks:
+    ``init(key, config) -> RunnerState``, ``update(runner, i, config) -> (runner, metrics)`` (one
+    update) and ``run(runner, first, n, config) -> (runner, metrics)`` (updates ``first ...
+    first + n - 1`` in one scan). All are pure functions of arrays: jit, vmap and scan them.
 
     Args:
         cfg: the configuration; validated here, before anything is traced.
         env: a single (unbatched) environment.
         progress: if given, called on the host after every update (``jax.debug.callback``; under
             ``vmap`` once per seed) with that update's env steps, training return and eval return.
-
-    Returns:
-        ``train(key, config=None) -> TrainResult``. ``config``, if given, replaces ``cfg``'s float
-        hyperparameters (its static fields must equal ``cfg``'s); vmap over it to sweep them.
-        Also attached: ``train.init(key, config) -> RunnerState``, ``train.update`` (one update)
-        and ``train.run(runner, first_update, num_updates, config=None) -> (runner, metrics)``,
-        which runs updates ``first_update, ...`` in one scan: the pieces for checkpointing in
-        chunks.
     """
-    cfg.validate()
-    network = make_network(cfg, env)
-    train_env = wrap_for_training(env, cfg.episode_length)
-    eval_env = wrap_for_eval(env, cfg.episode_length)
-    T, B, U = cfg.num_steps, cfg.num_envs, cfg.num_updates
 
-    def init(key: Array, c: PPOConfig) -> RunnerState:
+    def __init__(self, cfg: PPOConfig, env: Env, progress: ProgressFn | None = None):
+        self.cfg = cfg.validate()
+        self.env = env
+        self.progress = progress
+        self.network = make_network(cfg, env)
+        self.train_env = wrap_for_training(env, cfg.episode_length)
+        self.eval_env = wrap_for_eval(env, cfg.episode_length)
+
+    def _config(self, config: PPOConfig | None) -> PPOConfig:
+        return self.cfg if config is None else _check_same_statics(self.cfg, config)
+
+    def init(self, key: Array, config: PPOConfig | None = None) -> RunnerState:
+        """The runner state before the first update: fresh parameters, envs, statistics."""
+        c, env, B = self._config(config), self.env, self.cfg.num_envs
         k_net, k_env, k_run = jax.random.split(key, 3)
         obs0 = jnp.zeros((1, env.observation_size), jnp.float32)
-        params = network.init(k_net, obs0, c.log_std_init)
-        tx = _optimizer(c)
+        params = self.network.init(k_net, obs0, c.log_std_init)
         return RunnerState(
             policy=Policy(params, nz.init_stats((env.observation_size,))),
-            opt_state=tx.init(params),
+            opt_state=_optimizer(c).init(params),
             reward_scaler=nz.init_reward_scaler(B),
-            env_state=train_env.reset(jax.random.split(k_env, B)),
+            env_state=self.train_env.reset(jax.random.split(k_env, B)),
             tracker=EpisodeTracker.create(B),
             key=k_run,
         )
 
-    def update(runner: RunnerState, i: Array, c: PPOConfig) -> tuple[RunnerState, TrainMetrics]:
+    def update(
+        self, runner: RunnerState, i: Array, config: PPOConfig | None = None
+    ) -> tuple[RunnerState, TrainMetrics]:
+        """Update ``i``: a rollout, GAE, the epochs of minibatch steps, and maybe evaluation."""
+        c, env, network = self._config(config), self.env, self.network
+        T, B, U = self.cfg.num_steps, self.cfg.num_envs, self.cfg.num_updates
         key, k_roll, k_epochs, k_eval = jax.random.split(runner.key, 4)
         policy = runner.policy
         sample = make_policy_fn(c, env, deterministic=False)
 
         env_state, tracker, traj, episodes = collect_rollout(
-            train_env,
+            self.train_env,
             lambda k, obs: sample(policy, obs, k),
             runner.env_state,
             runner.tracker,
@@ -198,7 +206,7 @@ def make_train(
         policy = policy.replace(params=params)
 
         eval_ret, eval_std, eval_len = _maybe_evaluate(
-            eval_env, make_policy_fn(c, env), policy, i, k_eval, c
+            self.eval_env, make_policy_fn(c, env), policy, i, k_eval, c
         )
         runner = RunnerState(policy, opt_state, scaler, env_state, tracker, key)
         count = episodes.count
@@ -215,25 +223,31 @@ def make_train(
             eval_return_std=eval_std,
             eval_length=eval_len,
         )
-        if progress is not None:
-            jax.debug.callback(progress, metrics.env_steps, metrics.episode_return, eval_ret)
+        if self.progress is not None:
+            jax.debug.callback(self.progress, metrics.env_steps, metrics.episode_return, eval_ret)
         return runner, metrics
 
     def run(
-        runner: RunnerState, first: Array, n: int, config: PPOConfig | None = None
+        self, runner: RunnerState, first: Array, n: int, config: PPOConfig | None = None
     ) -> tuple[RunnerState, TrainMetrics]:
-        c = cfg if config is None else _check_same_statics(cfg, config)
-        return jax.lax.scan(lambda r, i: update(r, i, c), runner, first + jnp.arange(n))
+        """Updates ``first, ..., first + n - 1`` in one scan; metrics ``[n]`` each."""
+        c = self._config(config)
+        return jax.lax.scan(lambda r, i: self.update(r, i, c), runner, first + jnp.arange(n))
 
-    def train(key: Array, config: PPOConfig | None = None) -> TrainResult:
-        c = cfg if config is None else _check_same_statics(cfg, config)
-        runner, metrics = run(init(key, c), jnp.zeros((), jnp.int32), U, c)
+    def __call__(self, key: Array, config: PPOConfig | None = None) -> TrainResult:
+        """The whole run from ``key``: ``num_updates`` updates in one scan."""
+        c = self._config(config)
+        runner, metrics = self.run(self.init(key, c), jnp.zeros((), jnp.int32), c.num_updates, c)
         return TrainResult(policy=runner.policy, metrics=metrics, state=runner)
 
-    train.init = init  # type: ignore[attr-defined]
-    train.update = update  # type: ignore[attr-defined]
-    train.run = run  # type: ignore[attr-defined]
-    return train
+
+def make_train(cfg: PPOConfig, env: Env, progress: ProgressFn | None = None) -> Trainer:
+    """The training program of ``cfg`` on ``env``: ``make_train(cfg, env)(key) -> TrainResult``.
+
+    See :class:`Trainer`; ``jax.jit(jax.vmap(make_train(cfg, env)))(keys)`` trains seeds side
+    by side in one program.
+    """
+    return Trainer(cfg, env, progress)
 
 
 def _optimizer(c: PPOConfig) -> optax.GradientTransformation:

@@ -22,7 +22,9 @@ import pytest
 import purejaxppo as pjp
 from purejaxppo.envs import EnvError
 from purejaxppo.envs.v5 import V5_TASKS
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
+
+pytestmark = pytest.mark.envs
 
 B = 2  # envs side by side
 

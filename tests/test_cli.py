@@ -1,13 +1,17 @@
 """The command line (tiny budgets), its errors, and multi-device seed sharding."""
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
 
 from purejaxppo.cli import main
+
+pytestmark = pytest.mark.e2e
 
 TINY = [
     "--total-timesteps",
@@ -72,3 +76,34 @@ def test_seeds_shard_across_devices():
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "ok (4, 2)" in done.stdout and "'seeds'" in done.stdout
+
+
+def test_sweep_trains_a_grid_in_one_program_and_scores_every_policy(tmp_path, capsys):
+    main(["sweep", "--env", "InvertedPendulum-v5", "--grid", "entropy_coeff=0.01,0", "--seeds",
+          "2", "--episodes", "2", "--out-dir", str(tmp_path), *TINY])  # fmt: skip
+    (folder,) = tmp_path.iterdir()
+    result = json.loads((folder / "sweep.json").read_text())
+    assert [r["point"] for r in result["rows"]] == [{"entropy_coeff": 0.01}, {"entropy_coeff": 0.0}]
+    assert all(len(r["gymnasium_per_seed"]) == 2 for r in result["rows"])
+    assert result["meta"]["env_kwargs"] == {"physics": "c"}
+    assert "Gymnasium return" in capsys.readouterr().out and (folder / "sweep.md").is_file()
+    with pytest.raises(SystemExit, match="static field"):
+        main(["sweep", "--grid", "num_envs=8,16", "--out-dir", str(tmp_path)])
+
+
+def test_env_kwargs_are_checked_recorded_and_honoured(tmp_path, monkeypatch):
+    with pytest.raises(SystemExit, match="Did you mean reset_noise_scale"):
+        main(["train", "--env", "InvertedPendulum-v5", "--env-kwargs", "reset_noise_scal=0.02",
+              "--runs-dir", str(tmp_path)])  # fmt: skip
+    with pytest.raises(SystemExit, match="give it as --physics"):
+        main(["train", "--env-kwargs", "physics=c", "--runs-dir", str(tmp_path)])
+    assert not any(tmp_path.iterdir())  # failed before a run directory was made
+    made = []
+    real_make = gym.make
+    monkeypatch.setattr(gym, "make", lambda *a, **kw: made.append(kw) or real_make(*a, **kw))
+    main(["train", "--env", "InvertedPendulum-v5", "--env-kwargs", "reset_noise_scale=0.02",
+          "--runs-dir", str(tmp_path), *TINY, "--crosscheck-episodes", "2"])  # fmt: skip
+    (run,) = tmp_path.iterdir()
+    kwargs = json.loads((run / "run.json").read_text())["env_kwargs"]
+    assert kwargs == {"physics": "c", "reset_noise_scale": 0.02}
+    assert made and all(kw.get("reset_noise_scale") == 0.02 for kw in made)  # the cross-check's

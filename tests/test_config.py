@@ -7,6 +7,8 @@ import pytest
 
 from purejaxppo import ConfigError, PPOConfig, stack_configs
 
+pytestmark = pytest.mark.unit
+
 
 def test_seed_defaults():
     c = PPOConfig()

@@ -2,15 +2,19 @@
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
 
 import purejaxppo as pjp
 from purejaxppo.cli import main
-from purejaxppo.crosscheck import Estimate, verdict
+from purejaxppo.runs.crosscheck import Estimate, verdict
 
-pytestmark = pytest.mark.xdist_group("pendulum_run")  # one worker trains the shared run
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.xdist_group("pendulum_run"),
+]  # one worker trains the shared run
 
 TINY = [
     "--env", "InvertedPendulum-v5", "--total-timesteps", "1024", "--num-envs", "8",
@@ -69,7 +73,9 @@ def test_render_writes_a_video(pendulum_run, tmp_path, capsys):
     assert out.stat().st_size > 1000
     import imageio.v2 as imageio
 
-    frames = imageio.mimread(out, memtest=False)
+    with warnings.catch_warnings():  # reading starts ffmpeg too (fork + exec, no JAX in it)
+        warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
+        frames = imageio.mimread(out, memtest=False)
     assert frames[0].shape == (64, 96, 3) and len(frames) >= 2
     assert np.ptp(np.asarray(frames[0])) > 0  # not a blank image
     assert "frames" in capsys.readouterr().out

@@ -7,7 +7,9 @@ import pytest
 
 import purejaxppo as pjp
 from purejaxppo.envs import probes, wrappers
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
+
+pytestmark = pytest.mark.unit
 
 
 def test_time_limit_truncates_and_auto_reset_is_fresh(maybe_jit):

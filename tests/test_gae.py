@@ -2,8 +2,11 @@
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from purejaxppo.gae import compute_gae
+
+pytestmark = pytest.mark.unit
 
 
 def numpy_gae(rewards, values, next_values, terminated, truncated, gamma, lam):

@@ -10,6 +10,8 @@ import pytest
 from purejaxppo import PPOConfig
 from purejaxppo.loss import Minibatch, explained_variance, ppo_loss
 
+pytestmark = pytest.mark.unit
+
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 

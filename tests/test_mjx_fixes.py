@@ -11,6 +11,8 @@ from mujoco import mjx
 
 from purejaxppo.envs.mjx.fixes import c_plane_capsule_frames
 
+pytestmark = pytest.mark.parity
+
 XML = """
 <mujoco>
   <worldbody>

@@ -9,6 +9,8 @@ import pytest
 
 from purejaxppo.networks import ActorCritic, gaussian_entropy, gaussian_log_prob, sample_action
 
+pytestmark = pytest.mark.unit
+
 
 def test_shared_init_scales():
     net = ActorCritic(action_size=3, hidden_sizes=(256, 256))

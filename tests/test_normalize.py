@@ -2,8 +2,11 @@
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from purejaxppo import normalize as nz
+
+pytestmark = pytest.mark.unit
 
 
 def test_running_stats_match_numpy(maybe_jit):

@@ -3,10 +3,13 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import purejaxppo as pjp
 from purejaxppo.envs import probes
 from purejaxppo.rollout import EpisodeTracker, collect_rollout
+
+pytestmark = pytest.mark.unit
 
 
 def test_rollout_shapes_and_episode_stats(maybe_jit):

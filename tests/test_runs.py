@@ -9,13 +9,16 @@ import numpy as np
 import pytest
 
 import purejaxppo as pjp
-from purejaxppo import checkpoint, run_dir, session
 from purejaxppo.cli import main
+from purejaxppo.cli.plots import FIGURES
+from purejaxppo.cli.progress import ProgressBar
 from purejaxppo.envs import probes, registry
-from purejaxppo.plots import FIGURES
-from purejaxppo.progress import ProgressBar
+from purejaxppo.runs import checkpoint, run_dir, session
 
-pytestmark = pytest.mark.xdist_group("probe_run")  # one worker trains the shared run
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.xdist_group("probe_run"),
+]  # one worker trains the shared run
 
 TINY = [
     "--total-timesteps", "2048", "--num-envs", "8", "--batch-size", "256", "--n-epochs", "2",
@@ -94,14 +97,14 @@ def test_plot_command_rewrites_the_figures(probe_run, capsys):
 def test_resume_gives_the_uninterrupted_result(tmp_path, env, env_kwargs):
     whole = _spec(tmp_path / "a", env=env, every=4, env_kwargs=env_kwargs)
     cut = _spec(tmp_path / "b", env=env, every=4, env_kwargs=env_kwargs)
-    assert session.run(whole, show_progress=False).status == "finished"
-    stopped = session.run(cut, show_progress=False, stop_after_chunks=3)  # like Ctrl-C
+    assert session.run(whole).status == "finished"
+    stopped = session.run(cut, stop_after_chunks=3)  # like Ctrl-C
     assert stopped.status == "interrupted" and stopped.next_update == 4  # checkpoints every 4
     assert checkpoint.latest_step(cut) == 4
     restored, _ = checkpoint.restore_runner(cut, session.abstract_runner(cut))
     # uncommitted like a fresh init's, so the resumed program is the cached one
     assert not any(x.committed for x in jax.tree.leaves(restored))
-    assert session.run(cut, resume=True, show_progress=False).status == "finished"
+    assert session.run(cut, resume=True).status == "finished"
     a, b = run_dir.read_metrics(whole), run_dir.read_metrics(cut)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)  # rows 4..5 were recomputed once
@@ -140,7 +143,7 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     if "test/nan-later" not in registry.registered_ids(include_brax=False):
         registry.register("test/nan-later", _NanLater)
     path = _spec(tmp_path, env="test/nan-later", chunk=1, every=1)
-    outcome = session.run(path, show_progress=False)
+    outcome = session.run(path)
     out = capsys.readouterr().out
     assert outcome.status == "nonfinite" and outcome.next_update == 3
     assert "non-finite loss or parameter in update 3" in out and "update 3 is kept" in out
@@ -181,3 +184,72 @@ def test_checkpoint_carries_the_config(probe_run):
     meta = json.loads((probe_run / "checkpoints" / str(UPDATES) / "meta" / "metadata").read_text())
     assert meta["next_update"] == UPDATES
     assert meta["run"]["config"]["batch_size"] == 256 and meta["run"]["env"] == "probe/action"
+
+
+def test_a_full_disk_stops_the_run_with_a_message_and_keeps_the_last_checkpoint(
+    tmp_path, capsys, monkeypatch
+):
+    real = checkpoint._manager
+    saves = []
+
+    class FullAfterOne:  # the second checkpoint finds the disk full, as tensorstore reports it
+        def __init__(self, run_dir):
+            self.mgr = real(run_dir)
+
+        def __enter__(self):
+            self.mgr.__enter__()
+            return self
+
+        def __exit__(self, *exc):
+            return self.mgr.__exit__(*exc)
+
+        def save(self, step, **kw):
+            saves.append(step)
+            if len(saves) > 1:
+                raise ValueError("RESOURCE_EXHAUSTED: Error writing: No space left on device")
+            return self.mgr.save(step, **kw)
+
+        def __getattr__(self, name):
+            return getattr(self.mgr, name)
+
+    monkeypatch.setattr(checkpoint, "_manager", FullAfterOne)
+    path = _spec(tmp_path, every=2)
+    outcome = session.run(path)
+    out = capsys.readouterr().out
+    assert outcome.status == "diskfull" and saves == [2, 4]
+    assert "the disk is full" in out and "the checkpoint at update 2 is kept" in out
+    assert f"purejaxppo train --resume {path}" in out
+    monkeypatch.setattr(checkpoint, "_manager", real)
+    assert checkpoint.latest_step(path) == 2  # intact: the run can be resumed from it
+    assert session.run(path, resume=True).status == "finished"
+
+
+class _FakeWandbRun:
+    def __init__(self, **kwargs):
+        self.init, self.logged, self.finished = kwargs, [], False
+
+    def log(self, row, step):
+        self.logged.append((step, row))
+
+    def finish(self):
+        self.finished = True
+
+
+def test_wandb_logs_every_update_of_every_seed_and_resumes_the_same_run(tmp_path, monkeypatch):
+    import importlib.machinery
+    import types
+
+    runs = []
+    fake = types.ModuleType("wandb")
+    fake.__spec__ = importlib.machinery.ModuleSpec("wandb", None)
+    fake.init = lambda **kw: runs.append(_FakeWandbRun(**kw)) or runs[-1]
+    fake.util = types.SimpleNamespace(generate_id=lambda: "abc123")
+    monkeypatch.setitem(__import__("sys").modules, "wandb", fake)
+    path = _train(tmp_path, "--env", "probe/action", "--num-seeds", "2", "--wandb")
+    (run,) = runs
+    assert run.init["id"] == "abc123" and run.init["resume"] == "allow" and run.finished
+    assert run.init["config"]["env"] == "probe/action"
+    assert [s for s, _ in run.logged] == [256 * (u + 1) for u in range(UPDATES)]
+    assert {"seed_0/total_loss", "seed_1/total_loss"} <= set(run.logged[0][1])
+    main(["train", "--resume", str(path), "--wandb", "--no-progress"])
+    assert runs[-1].init["id"] == "abc123"  # the same W&B run continues

@@ -1,16 +1,11 @@
-"""benchmarks/sweep.py's grid: what can share one program, and the errors before compiling."""
-
-import importlib.util
-from pathlib import Path
+"""The sweep's grid: what can share one program, and the errors before compiling."""
 
 import pytest
 
 from purejaxppo.config import ConfigError, PPOConfig
+from purejaxppo.runs import sweep
 
-_path = Path(__file__).parents[1] / "benchmarks" / "sweep.py"
-_spec = importlib.util.spec_from_file_location("sweep", _path)
-sweep = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sweep)
+pytestmark = pytest.mark.unit
 
 
 def test_grid_is_the_product_of_float_fields():

@@ -7,7 +7,9 @@ import pytest
 
 import purejaxppo as pjp
 from purejaxppo.envs import probes
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
+
+pytestmark = pytest.mark.unit
 
 
 def train_and_apply(env, cfg, obs, seed=0):

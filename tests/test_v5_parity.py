@@ -34,6 +34,8 @@ import purejaxppo as pjp
 from purejaxppo.envs.mjx.speed import vmapped_solver
 from purejaxppo.envs.v5 import V5_TASKS
 
+pytestmark = pytest.mark.parity
+
 IDS = list(V5_TASKS)
 PGS_IN_C = {"Humanoid-v5", "HumanoidStandup-v5"}  # Newton here: a bound, not round-off
 TERMINATING = {

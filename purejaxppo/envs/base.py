@@ -10,11 +10,10 @@ from __future__ import annotations
 import abc
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 from flax import struct
 
-Array = jax.Array
+from purejaxppo.types import Array
 
 
 class EnvError(ValueError):

@@ -21,7 +21,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from purejaxppo.envs.base import Array, Env, State
+from purejaxppo.envs.base import Env, State
+from purejaxppo.types import Array
 
 
 class _Probe(Env):

@@ -8,10 +8,11 @@ Ids follow Gymnasium's (``HalfCheetah-v5``) for the v5 tasks; Brax's environment
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Callable
 
 from purejaxppo.envs import probes
-from purejaxppo.envs.base import Env
+from purejaxppo.envs.base import Env, EnvError
 from purejaxppo.envs.v5 import V5_TASKS
 
 _REGISTRY: dict[str, Callable[..., Env]] = {}
@@ -69,7 +70,36 @@ def make(env_id: str, **kwargs) -> Env:
         return BraxEnv(name, **kwargs)
     if env_id not in _REGISTRY:
         raise _unknown(env_id)
-    return _REGISTRY[env_id](**kwargs)
+    factory = _REGISTRY[env_id]
+    if isinstance(factory, type):
+        _check_keywords(env_id, factory, kwargs)
+    return factory(**kwargs)
+
+
+def keywords(cls: type) -> list[str]:
+    """The constructor keywords an env class takes, its base classes' included."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        for p in inspect.signature(init).parameters.values():
+            named = p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
+            if named and p.name not in names:
+                names.append(p.name)
+    return names
+
+
+def _check_keywords(env_id: str, cls: type, kwargs: dict) -> None:
+    """An :class:`EnvError` naming the close matches, for a keyword ``cls`` does not take."""
+    known = keywords(cls)
+    for name in kwargs:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise EnvError(
+                f"{env_id} takes no keyword {name!r}.{hint} It takes: {', '.join(known)}"
+            )
 
 
 def _unknown(env_id: str) -> UnknownEnvError:

@@ -14,7 +14,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from purejaxppo.envs.base import Array, Env, State, broadcast_unbatched
+from purejaxppo.envs.base import Env, State, broadcast_unbatched
+from purejaxppo.types import Array
 
 
 class Wrapper(Env):

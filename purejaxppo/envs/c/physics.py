@@ -25,8 +25,7 @@ from flax import struct
 
 from purejaxppo.envs.base import EnvError
 from purejaxppo.envs.c import native
-
-Array = jax.Array
+from purejaxppo.types import Array
 
 
 class CData(struct.PyTreeNode):

@@ -23,15 +23,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-import jax
 import jax.numpy as jnp
 from mujoco.mjx._src import collision_driver, collision_primitive
 from mujoco.mjx._src.types import GeomType
 
 from purejaxppo.envs.mjx import speed as mjx_speed
 from purejaxppo.envs.mjx.rk4 import c_rk4
+from purejaxppo.types import Array
 
-Array = jax.Array
 _MJMINVAL = 1e-15  # C MuJoCo's mjMINVAL: below this norm mju_normalize3 returns (1, 0, 0)
 _KEY = (GeomType.PLANE, GeomType.CAPSULE)
 

@@ -11,8 +11,7 @@ import mujoco
 from mujoco import mjx
 
 from purejaxppo.envs.mjx import fixes
-
-Array = jax.Array
+from purejaxppo.types import Array
 
 
 class MjxPhysics:

@@ -11,21 +11,15 @@ made the stage,
     c(t) = (1 - (t/2) cot(t/2)) / t^2   (1/12 at t = 0),
 
 which is what keeps the method fourth-order on rotations. Positions, hinges, slides and all
-velocities are integrated as before. Found by recording the stage states C's ``mj_step`` passes
-to ``mj_forward`` (through ``mjcb_control``) on Ant-v5: the textbook stages differ from C's in the
-torso quaternion by up to 2e-6 from the second stage on, C's formula above reproduces them to
-4e-16. The one-step Ant-v5 difference it leaves is in ``tests/test_v5_parity.py``.
+velocities are integrated as before. ``tests/test_mjx_fixes.py`` checks a tumbling free body with
+a ball-jointed arm against C, and the parity suite checks Ant-v5.
 
 :func:`c_runge_kutta_4` is MJX's step with that change; :func:`c_rk4` puts it in place of
 ``forward.rungekutta4`` while our environments are traced, for every RK4 model (without free or
 ball joints it is MJX's textbook RK4, up to the order of two products).
 
 Its three stages run in a rolled ``lax.scan`` (MJX unrolls them): 2 copies of ``forward`` in an
-env step's program instead of 4. Compile times on this CPU (``jax.jit`` of 30 vmapped steps,
-measured with a scratch script, not in the repo):
-Hopper-v5 float64 26.1 -> 15.8 s, float32 27.2 -> 18.8 s, Humanoid-v5 float32 57.6 -> 43.1 s; an
-env program of ``benchmarks/env_speed.py`` at 16 envs: Hopper 39 -> 32 s, Ant 65 -> 42 s, and
-its steps/s 2,321 -> 2,136 (Hopper; within this machine's noise) and 448 -> 614 (Ant), one run.
+env step's program instead of 4, which compiles faster.
 """
 
 from __future__ import annotations
@@ -39,7 +33,8 @@ import numpy as np
 from mujoco.mjx._src import forward, scan
 from mujoco.mjx._src.types import Data, JointType, Model
 
-Array = jax.Array
+from purejaxppo.types import Array
+
 _A = (0.5, 0.5, 1.0)  # RK4's tableau: the diagonal of A (the rest is 0), C = row sums of A
 _B = (1.0 / 6.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 6.0)
 

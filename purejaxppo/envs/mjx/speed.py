@@ -1,39 +1,32 @@
 """Scoped changes to how MJX's programs are built: the same values, computed faster.
 
-Made while our environments are traced (``fixes.patched``), undone after.
+Made while our environments are traced (``fixes.patched``), undone after. Each is tested to give
+MJX's own values (``tests/test_mjx_fixes.py``); the parity suite runs with all of them.
 
 **One fusion barrier per tree level.** MJX walks the kinematic tree one depth level at a time
 (``scan.body_tree``), and for a chain each level is a handful of scalar quaternion products of
 the level above. XLA's CPU backend fuses the whole chain into one loop and, emitting each
 element on demand, recomputes every parent element for every child element that reads it, so
-the work grows about fourfold per level: Pusher-v5's 10-deep arm took 1.7 s per
-``mjx.kinematics`` call (Hopper: 0.9 ms). :func:`tree_level_barriers` puts each level's result
-behind ``jax.lax.optimization_barrier``, which stops fusion across levels and changes no value:
-Pusher's kinematics then takes 0.7 ms. For the shallow trees it is neutral: steps/s at 16 envs
-with/without it, HalfCheetah 0.97, Hopper 0.99, Walker2d 1.02, InvertedDoublePendulum 1.00,
-Swimmer 0.99 (one run, best of 2; the differences are within this machine's noise).
+the work grows about fourfold per level (Pusher-v5's 10-deep arm). :func:`tree_level_barriers`
+puts each level's result behind ``jax.lax.optimization_barrier``, which stops fusion across
+levels and changes no value.
 
 **The line search as a while loop.** MJX's constraint solver runs its line search through
 ``solver._while_loop_scan``: a ``scan`` of ``ls_iterations`` steps (50 in Gymnasium's XMLs),
-each a ``lax.cond`` that does nothing once the search has converged; a scan can be
-differentiated in reverse mode, a while loop cannot. We never differentiate through the physics.
-Under ``vmap`` the ``cond`` becomes a ``select`` that evaluates the line-search step in every one of
-the 50 iterations for every env, although the searches converge in a few; and even unbatched the
-scan costs its full length in loop overhead on CPU. :func:`while_loop_line_search` runs the same
-iterations in a ``lax.while_loop`` that stops when every search in the batch has converged (or at
-``ls_iterations``): the same steps, on the same values. HalfCheetah-v5's env steps/s on this CPU:
-1 env 738 -> 2,560, 16 envs 1,993 -> 3,934, 128 envs 824 -> 1,592 (one run,
-``benchmarks/env_speed.py``).
+each a ``lax.cond`` that does nothing once the search has converged (a scan can be
+differentiated in reverse mode; we never differentiate through the physics). Under ``vmap``
+the ``cond`` becomes a ``select`` that evaluates the line-search step in every iteration for
+every env, although the searches converge in a few. :func:`while_loop_line_search` runs the
+same iterations in a ``lax.while_loop`` that stops when every search in the batch has converged
+(or at ``ls_iterations``).
 
-**The constraint solver one env at a time, on a CPU.** Even with that, a ``vmap``-ed solver is
-a batched ``while_loop``: every env runs as many Newton iterations (and line-search steps) as
-the slowest env of the batch, on selects, so the cost per env grows with the batch: HalfCheetah's
-solve took 36 us per env at 16 envs and 150 us at 48 (3 seeds of 16). On a CPU, vector lanes
-gain little on the solver's small matrices, so :func:`sequential_solver_on_cpu` gives
+**The constraint solver one env at a time, on a CPU.** A ``vmap``-ed solver is a batched
+``while_loop``: every env runs as many Newton iterations (and line-search steps) as the
+slowest env of the batch, on selects, so the cost per env grows with the batch. On a CPU, vector
+lanes gain little on the solver's small matrices, so :func:`sequential_solver_on_cpu` gives
 ``solver.solve`` a batching rule (``jax.custom_batching.custom_vmap``) that runs it with
-``lax.map``, each env to its own convergence: 28-42 us per env at any batch. The rest of the
-step stays vectorised. HalfCheetah-v5 env steps/s: 16 envs 3,607 -> 5,613, 48 envs
-1,745 -> 5,367, 128 envs 1,688 -> 4,797 (one run). On GPUs and TPUs the solver stays vmapped.
+``lax.map``, each env to its own convergence; the rest of the step stays vectorised. On GPUs and
+TPUs the solver stays vmapped.
 
 **Cholesky one matrix at a time, on a CPU.** MJX factors the mass matrix in every ``forward``
 (``smooth.factor_m``, ``jax.scipy.linalg.cho_factor``, then ``cho_solve``) and the Newton
@@ -41,19 +34,12 @@ solver its Hessian, batched over envs (or seeds). jaxlib 0.10's CPU kernels for 
 (``lapack_spotrf_ffi``, ``lapack_strsm_ffi``) run a batch through ``ParallelBatchMap``: a batch
 no larger than one chunk runs in the calling thread, a larger one is split into chunks queued
 on XLA's intra-op thread pool, and the caller blocks until they are done. With as many such
-calls in flight as the pool has threads (2 on this machine), every thread waits for chunks no
-thread is free to run, and the program hangs for ever: it did at 1024 envs and at 64 seeds x 16
-envs (``gdb``: both ``tf_XLAEigen`` threads in ``BlockingCounter::Wait`` under
-``ParallelBatchMap``). :func:`unbatched_cholesky_on_cpu` gives ``cho_factor`` and ``cho_solve``
-a batching rule that runs a batch with ``lax.map``, one matrix per call, which LAPACK's kernel
-always runs in the calling thread. A batch of 16 costs about 1.5-2x the batched call (scratch
-microbenchmark; 9 x 9:
-25 against 12 us per factor and solve; 23 x 23: 50 against 33 us), about the same step
-time (Humanoid-v5, 16 envs: 69 ms a step with it, 66 ms with :func:`batched_cholesky`, within
-this machine's noise; ``benchmarks/env_speed.py --batched-cholesky``). A Cholesky in plain JAX ops,
-tried first, is as fast at 9 x 9 and 10x slower at 23 x 23 (Humanoid's step 55 -> 87 ms).
-
-The parity suite (against C MuJoCo) runs with all of these.
+calls in flight as the pool has threads, every thread waits for chunks no thread is free to
+run, and the program hangs (it did at about 1024 envs on two threads).
+:func:`unbatched_cholesky_on_cpu` gives ``cho_factor`` and ``cho_solve`` a batching rule that
+runs a batch with ``lax.map``, one matrix per call, which LAPACK's kernel always runs in the
+calling thread; :func:`batched_cholesky` restores JAX's batched call, to compare
+(``benchmarks/env_speed.py --batched-cholesky``).
 """
 
 from __future__ import annotations
@@ -69,8 +55,8 @@ import jax.scipy.linalg
 from mujoco.mjx._src import scan, solver
 
 from purejaxppo.envs.base import broadcast_unbatched
+from purejaxppo.types import Array
 
-Array = jax.Array
 T = TypeVar("T")
 
 

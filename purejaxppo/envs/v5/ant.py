@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from purejaxppo.envs.base import Array
 from purejaxppo.envs.v5.task import SimData, V5Task, cfrc_ext, divide
+from purejaxppo.types import Array
 
 
 class Ant(V5Task):

@@ -14,8 +14,8 @@ import math
 import jax.numpy as jnp
 import mujoco
 
-from purejaxppo.envs.base import Array
 from purejaxppo.envs.v5.task import SimData, V5Task, cfrc_ext, cinert, divide
+from purejaxppo.types import Array
 
 
 class _HumanoidBody(V5Task):

@@ -12,8 +12,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from purejaxppo.envs.base import Array
 from purejaxppo.envs.v5.task import SimData, V5Task
+from purejaxppo.types import Array
 
 
 def _rejection_sample(

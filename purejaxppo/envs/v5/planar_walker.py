@@ -11,8 +11,8 @@ import math
 
 import jax.numpy as jnp
 
-from purejaxppo.envs.base import Array
 from purejaxppo.envs.v5.task import SimData, V5Task, divide
+from purejaxppo.types import Array
 
 
 class _PlanarWalker(V5Task):

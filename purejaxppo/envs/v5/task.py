@@ -34,7 +34,8 @@ import mujoco
 
 from purejaxppo.envs import c as c_engine
 from purejaxppo.envs import mjx as mjx_engine
-from purejaxppo.envs.base import Array, Env, EnvError, State
+from purejaxppo.envs.base import Env, EnvError, State
+from purejaxppo.types import Array
 
 PHYSICS = ("auto", "c", "mjx")
 

@@ -15,7 +15,7 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt
 import numpy as np
 
-from purejaxppo.run_dir import read_metrics, read_spec
+from purejaxppo.runs.run_dir import read_metrics, read_spec
 
 FIGURES = (
     "learning_curve",

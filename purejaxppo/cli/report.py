@@ -77,6 +77,6 @@ def print_crosscheck(report: dict) -> None:
 
 
 def _est(e: dict) -> str:
-    from purejaxppo.crosscheck import Estimate
+    from purejaxppo.runs.crosscheck import Estimate
 
     return str(Estimate(**e))

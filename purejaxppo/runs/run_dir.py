@@ -5,8 +5,8 @@ Layout::
     run.json          env id and keywords, seeds, the full resolved PPOConfig, versions, device
     metrics.csv       one row per update per seed (the fields of TrainMetrics)
     tb/seed_<k>/      the same metrics as TensorBoard scalars (tensorboardX)
-    checkpoints/      orbax checkpoints (see purejaxppo.checkpoint)
-    plots/*.png       the six figures (see purejaxppo.plots)
+    checkpoints/      orbax checkpoints (see purejaxppo.runs.checkpoint)
+    plots/*.png       the six figures (see purejaxppo.cli.plots)
     crosscheck.json   the Gymnasium cross-check of the final policy
 
 Nothing here is overwritten by a new run: a new run gets a new directory, and ``--resume``

@@ -22,18 +22,32 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from purejaxppo import checkpoint, run_dir
-from purejaxppo.crosscheck import env_of
-from purejaxppo.progress import ProgressBar
+from purejaxppo.runs import checkpoint, run_dir
+from purejaxppo.runs.policy import env_of
 from purejaxppo.train import RunnerState, TrainMetrics, make_train
 
 PROGRESS_CHUNKS = 50
 """About this many chunks per run (fewer when num_updates has no divisor near num_updates/50)."""
+
+
+class Progress(Protocol):
+    """What shows a run's progress (the command line's bar, or anything alike)."""
+
+    def on_update(self, env_steps: object, episode_return: object, eval_return: object) -> None:
+        """One update of one seed is done."""
+
+    def close(self) -> None:
+        """The run stopped."""
+
+
+ProgressFactory = Callable[[int, int, int], Progress]
+"""``factory(total_steps, num_seeds, initial_steps) -> Progress``, called once compiled."""
 
 
 class NonFiniteError(RuntimeError):
@@ -68,47 +82,53 @@ def checkpoint_every(num_updates: int, chunk: int, wanted: int | None) -> int:
 
 @dataclass
 class Outcome:
-    """How a session ended."""
+    """How a call of :func:`run` ended."""
 
     run_dir: Path
     status: str
-    """'finished', 'interrupted' (Ctrl-C) or 'nonfinite'."""
+    """'finished', 'interrupted' (Ctrl-C), 'nonfinite' or 'diskfull'."""
     next_update: int
     """Updates done and saved in the newest checkpoint."""
     compile_seconds: float
     train_seconds: float
     steps_done: int
-    """Env steps (all seeds) computed in this session."""
+    """Env steps (all seeds) computed by this call."""
 
 
 def run(
     path: Path,
     resume: bool = False,
-    show_progress: bool = True,
+    progress: ProgressFactory | None = None,
     live_progress: bool = False,
     stop_after_chunks: int | None = None,
+    on_chunk: Callable[[int, TrainMetrics], None] | None = None,
 ) -> Outcome:
-    """Runs (or continues) the run in ``path`` until it is finished, interrupted or not finite.
+    """Runs (or continues) the run in ``path`` until it is finished or stops.
+
+    It stops on Ctrl-C, on a non-finite loss or parameter, and when the disk is full, each time
+    with the newest checkpoint kept and a message that says what to do.
 
     Args:
-        path: a run directory made by :func:`purejaxppo.run_dir.new_run_dir`.
+        path: a run directory made by :func:`purejaxppo.runs.run_dir.new_run_dir`.
         resume: continue from its newest checkpoint (else start from update 0).
-        show_progress: a progress bar on a terminal.
-        live_progress: feed the bar from inside the scan (uncached program; see module doc).
+        progress: makes the progress display, once the program is compiled (None: none).
+        live_progress: feed it from inside the scan (uncached program; see module doc).
         stop_after_chunks: stop after this many chunks as if interrupted (for tests).
+        on_chunk: called with each chunk's first update and metrics (``[seeds, updates]`` on
+            the host) once they are written, e.g. to log them elsewhere.
     """
     spec = run_dir.read_spec(path)
     run_json = json.loads((path / run_dir.RUN_FILE).read_text())
     cfg = spec.config.validate()
     env = env_of(spec)
     U, K, S = cfg.num_updates, spec.chunk_updates, spec.num_seeds
-    bar: ProgressBar | None = None  # made after compiling, so it does not sit on the screen idle
+    bar: Progress | None = None  # made after compiling, so it does not sit on the screen idle
 
     def callback(*args) -> None:
         if bar is not None:
             bar.on_update(*args)
 
-    train = make_train(cfg, env, progress=callback if (show_progress and live_progress) else None)
+    train = make_train(cfg, env, progress=callback if (progress and live_progress) else None)
 
     def chunk(runner: RunnerState, first: jax.Array):
         if S == 1:  # the unbatched program: vmap over one seed is slower on CPU
@@ -135,8 +155,8 @@ def run(
         f"  compiled in {compile_s:.1f} s ({K} update{'s' * (K > 1)} per call; "
         f"{'not cached: live progress' if live_progress else 'cached for the next start'})"
     )
-    if show_progress:
-        bar = ProgressBar(U * cfg.batch_size * S, S, initial=start * cfg.batch_size * S)
+    if progress is not None:
+        bar = progress(U * cfg.batch_size * S, S, start * cfg.batch_size * S)
 
     def finish_chunk(first: int, out) -> bool:
         """Host work for a computed chunk (files, bar, checkpoint); False if it is not finite."""
@@ -144,6 +164,8 @@ def run(
         metrics = jax.device_get(metrics)
         run_dir.append_metrics(path, first, metrics)
         run_dir.write_tensorboard(path, metrics)
+        if on_chunk is not None:
+            on_chunk(first, metrics)
         if not bool(finite):
             _report_nonfinite(path, metrics, first)
             return False
@@ -174,6 +196,10 @@ def run(
                     done = pending[0] + K
                 else:
                     status = "nonfinite"
+    except (checkpoint.DiskFullError, OSError) as e:
+        if not (isinstance(e, checkpoint.DiskFullError) or checkpoint.is_disk_full(e)):
+            raise
+        status, why = "diskfull", e
     except KeyboardInterrupt:
         status = "interrupted"
         try:  # keep the chunk already dispatched (a second Ctrl-C abandons it)
@@ -191,10 +217,16 @@ def run(
             f"  interrupted after update {done} of {U}; metrics and the checkpoint at update "
             f"{saved} are in {path}\n  continue with: purejaxppo train --resume {path}"
         )
+    elif status == "diskfull":
+        kept = f"the checkpoint at update {saved} is kept" if saved else "no checkpoint was kept"
+        print(
+            f"  stopped: the disk is full ({why}); {kept} in {path}.\n"
+            f"  Free some space, then continue with: purejaxppo train --resume {path}"
+        )
     return Outcome(path, status, saved, compile_s, seconds, (done - start) * cfg.batch_size * S)
 
 
-def _advance(bar: ProgressBar, metrics: TrainMetrics) -> None:
+def _advance(bar: Progress, metrics: TrainMetrics) -> None:
     """Feeds a chunk's updates to the bar, as the in-scan callback would have."""
     steps = np.asarray(metrics.env_steps)
     for j in range(steps.shape[1]):

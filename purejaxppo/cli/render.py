@@ -10,14 +10,18 @@ when there is no display and the variable is unset.
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import imageio.v2 as imageio
 import mujoco
 import numpy as np
 
-from purejaxppo.crosscheck import gymnasium_id, load_policy
+from purejaxppo.envs.v5.task import quiet_model_compiler
+from purejaxppo.runs.policy import OUR_KWARGS, gymnasium_id, load_policy
 
 GL_HELP = (
     "MuJoCo could not create an OpenGL context (MUJOCO_GL={gl}): {err}\n"
@@ -52,20 +56,35 @@ def render(
         raise RenderError(
             f"{policy.spec.env} has no Gymnasium twin; render draws the Gymnasium v5 tasks"
         )
-    if camera is None:
-        model = gym.make(gid).unwrapped.model
-        has_track = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "track") >= 0
-        camera = "track" if has_track else "default"
-    view = {} if camera == "default" else {"camera_name": camera}
-    env = gym.make(gid, render_mode="rgb_array", width=width, height=height, **view)
+    kwargs = {k: v for k, v in policy.spec.env_kwargs.items() if k not in OUR_KWARGS}
+    with quiet_model_compiler():
+        if camera is None:
+            model = gym.make(gid, **kwargs).unwrapped.model
+            has_track = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "track") >= 0
+            camera = "track" if has_track else "default"
+        view = {} if camera == "default" else {"camera_name": camera}
+        env = gym.make(gid, render_mode="rgb_array", width=width, height=height, **view, **kwargs)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     env.reset(seed=0)
     first = _frame(env)  # fails here, before a file is made, if there is no OpenGL
     fps = env.metadata.get("render_fps", 30)
     options = {"macro_block_size": 1} if out.suffix == ".mp4" else {}
+    # imageio starts ffmpeg with fork + exec; JAX warns about any fork in its process, but this
+    # child runs no Python and no JAX: it execs ffmpeg at once
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
+        writer = imageio.get_writer(out, fps=fps, **options)
+        frames, returns = _write(env, policy, writer, first, episodes)
+    return out, frames, returns
+
+
+def _write(
+    env: gym.Env, policy: Callable, writer: Any, first: np.ndarray, episodes: int
+) -> tuple[int, list[float]]:
+    """Streams the episodes' frames into ``writer``; (frames written, each episode's return)."""
     frames, returns = 0, []
-    with imageio.get_writer(out, fps=fps, **options) as writer:  # frames streamed, not kept
+    with writer:
         try:
             for i in range(episodes):
                 obs, _ = env.reset(seed=i)
@@ -80,7 +99,7 @@ def render(
                 returns.append(total)
         finally:
             env.close()
-    return out, frames, returns
+    return frames, returns
 
 
 def _frame(env: gym.Env) -> np.ndarray:

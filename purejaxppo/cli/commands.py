@@ -1,4 +1,4 @@
-"""Command line: ``purejaxppo train | eval | plot | render | envs`` (``python -m purejaxppo``)."""
+"""``purejaxppo train | sweep | eval | plot | render | envs`` (``python -m purejaxppo``)."""
 
 from __future__ import annotations
 
@@ -9,142 +9,30 @@ if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
     os.environ.setdefault("MUJOCO_GL", "egl")  # off-screen rendering; before mujoco is imported
 
 import dataclasses
+import datetime
+import importlib.util
+import re
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Union
 
 import jax
 import numpy as np
 import tyro
 
 import purejaxppo as pjp
-from purejaxppo import plots, report, run_dir, session
-from purejaxppo.crosscheck import Estimate, cross_check, engine_name, load_policies, program_returns
-from purejaxppo.envs.v5 import V5_TASKS
-from purejaxppo.envs.v5.task import resolve_physics
+from purejaxppo.cli import plots, report
+from purejaxppo.cli.args import Envs, Eval, Plot, Render, Sweep, Train
+from purejaxppo.cli.progress import ProgressBar
 from purejaxppo.presets import PRESETS, preset_config
-
-DEFAULT_ENV = "HalfCheetah-v5"
-
-
-@dataclasses.dataclass(frozen=True)
-class Train:
-    """Train PPO: several seeds side by side in one compiled program, saved in a run directory."""
-
-    env: str = DEFAULT_ENV
-    """Environment id (see `purejaxppo envs`)."""
-    num_seeds: int = 1
-    """Seeds trained at once (vmapped in one program)."""
-    seed: int = 0
-    """Base PRNG seed; the seeds are split from it."""
-    preset: str | None = None
-    """Named hyperparameters replacing the defaults (flags still override): see `purejaxppo -h`."""
-    physics: Literal["auto", "c", "mjx"] = "auto"
-    """Physics engine of the v5 tasks: c (C MuJoCo, for CPUs), mjx (for GPUs and TPUs), or auto
-    (c when JAX's backend is the CPU, mjx on a GPU or TPU)."""
-    threads: int | None = None
-    """Threads of the C engine per batched step (default: this machine's CPUs); changes no value."""
-    backend: str = "mjx"
-    """Brax's physics backend, for brax/<name> ids: mjx, generalized, positional or spring."""
-    solver_iterations: int | None = None
-    """Cap on MJX's constraint-solver iterations for the v5 tasks (None: exact, the XML's)."""
-    ls_iterations: int | None = None
-    """Cap on MJX's line-search iterations for the v5 tasks (None: exact, the XML's)."""
-    runs_dir: Path = Path("runs")
-    """Where run directories are made: <runs-dir>/<env>__<name>__<seed>__<time>/."""
-    name: str = "ppo"
-    """Run name, part of the directory name."""
-    resume: Path | None = None
-    """Continue this run directory from its newest checkpoint (its own settings are used)."""
-    checkpoint_every: int | None = None
-    """Updates between checkpoints (default: a tenth of the run); one is also written at the end."""
-    crosscheck_episodes: int = 10
-    """Episodes per seed of the final Gymnasium cross-check (0: skip it)."""
-    progress: bool = True
-    """Show a progress bar (on a terminal)."""
-    live_progress: bool = False
-    """Feed the bar from inside the scan at every update (then not cached: compiles each start)."""
-    config: Annotated[pjp.PPOConfig, tyro.conf.arg(name="")] = dataclasses.field(
-        default_factory=pjp.PPOConfig
-    )
-    """PPO hyperparameters."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Eval:
-    """Run a saved run's deterministic policies in purejaxppo, or in Gymnasium's task beside it."""
-
-    run_dir: tyro.conf.Positional[Path]
-    """The run directory."""
-    backend: Literal["purejaxppo", "gymnasium"] = "purejaxppo"
-    """purejaxppo: in the compiled program only. gymnasium: also in Gymnasium's own task (C
-    MuJoCo), with a verdict (crosscheck.json)."""
-    physics: Literal["c", "mjx"] | None = None
-    """Engine of the program's evaluation (default: the run's own)."""
-    episodes: int = 10
-    """Episodes per seed."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Plot:
-    """Write the six figures of a run (plots/*.png) from its metrics.csv."""
-
-    run_dir: tyro.conf.Positional[Path]
-    """The run directory."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Render:
-    """Render a saved policy in Gymnasium's task (MuJoCo's renderer) to a video file."""
-
-    run_dir: tyro.conf.Positional[Path]
-    """The run directory."""
-    out: Path = Path("policy.mp4")
-    """Output file (.mp4 or .gif)."""
-    seed_index: int = 0
-    """Which of the run's seeds."""
-    episodes: int = 1
-    """Episodes, one after the other."""
-    width: int = 640
-    """Frame width in pixels."""
-    height: int = 480
-    """Frame height in pixels."""
-    camera: str | None = None
-    """A camera of the XML by name, or 'default' (Gymnasium's); None: 'track' where it exists."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Envs:
-    """List the registered environment ids."""
-
-
-def _env_kwargs(args: Train) -> dict:
-    """Constructor keywords for the chosen env id; the engine is recorded resolved (c or mjx)."""
-    if not args.env.startswith("brax/") and args.env not in pjp.envs.registered_ids(False):
-        pjp.envs.make(args.env)  # raises UnknownEnvError, naming the close matches
-    v5 = args.env in V5_TASKS
-    if not v5 and (args.physics != "auto" or args.threads is not None):
-        raise pjp.ConfigError(
-            f"--physics and --threads choose the engine of the v5 tasks; {args.env} has none"
-            + (" (its Brax backend is --backend)" if args.env.startswith("brax/") else "")
-        )
-    if args.env.startswith("brax/"):
-        return {"backend": args.backend}
-    if not v5:
-        return {}
-    given = {
-        "threads": args.threads,
-        "solver_iterations": args.solver_iterations,
-        "ls_iterations": args.ls_iterations,
-    }
-    physics = args.physics
-    if physics == "auto" and (args.solver_iterations or args.ls_iterations):
-        physics = "mjx"  # the caps are MJX's
-    kwargs = {"physics": resolve_physics(physics)}
-    return kwargs | {k: v for k, v in given.items() if v is not None}
+from purejaxppo.runs import run_dir, session
+from purejaxppo.runs.crosscheck import Estimate, cross_check_run, program_returns
+from purejaxppo.runs.policy import engine_name, load_policies
 
 
 def run_train(args: Train) -> session.Outcome:
     """Validates (before compiling), trains in a run directory, then plots and cross-checks."""
+    if args.wandb and importlib.util.find_spec("wandb") is None:
+        raise pjp.ConfigError("--wandb needs the wandb package: uv sync --extra wandb")
     pjp.enable_compilation_cache()
     if args.resume is not None:
         path = Path(args.resume)
@@ -152,13 +40,13 @@ def run_train(args: Train) -> session.Outcome:
         print(f"purejaxppo: resuming {path}")
     else:
         cfg = args.config.validate()
-        kwargs = _env_kwargs(args)
-        pjp.envs.make(args.env, **kwargs)  # an unknown id fails here, before anything is made
+        kwargs = args.env.kwargs()
+        pjp.envs.make(args.env.env, **kwargs)  # a bad keyword fails here, before anything is made
         if args.num_seeds < 1:
             raise pjp.ConfigError(f"num_seeds must be at least 1, got {args.num_seeds}")
         chunk = session.chunk_updates(cfg.num_updates)
         spec = run_dir.RunSpec(
-            env=args.env,
+            env=args.env.env,
             env_kwargs=kwargs,
             config=cfg,
             num_seeds=args.num_seeds,
@@ -177,12 +65,22 @@ def run_train(args: Train) -> session.Outcome:
         f"{cfg.num_steps}), {spec.num_seeds} seed(s), {cfg.n_epochs} epochs x "
         f"{cfg.num_minibatches} minibatches of {cfg.minibatch_size}\n  run dir: {path}"
     )
-    outcome = session.run(
-        path,
-        resume=args.resume is not None,
-        show_progress=args.progress,
-        live_progress=args.live_progress,
-    )
+    logger = None
+    if args.wandb:
+        from purejaxppo.runs.wandb_log import WandbLogger
+
+        logger = WandbLogger(path)
+    try:
+        outcome = session.run(
+            path,
+            resume=args.resume is not None,
+            progress=ProgressBar if args.progress else None,
+            live_progress=args.live_progress,
+            on_chunk=logger,
+        )
+    finally:
+        if logger is not None:
+            logger.finish()
     if outcome.train_seconds > 0 and outcome.steps_done:
         print(
             f"  trained {outcome.steps_done:,} steps in {outcome.train_seconds:.1f} s: "
@@ -192,7 +90,7 @@ def run_train(args: Train) -> session.Outcome:
     if metrics is not None:
         report.print_table(metrics, cfg.eval_every > 0)
         report.print_paths(plots.plot_run(path))
-    if outcome.status == "nonfinite":
+    if outcome.status in ("nonfinite", "diskfull"):
         raise SystemExit(1)
     if outcome.status == "interrupted":
         raise SystemExit(130)
@@ -212,7 +110,7 @@ def _final_crosscheck(path: Path, spec: run_dir.RunSpec, metrics, episodes: int)
         loaded = load_policies(path)
         s, env, policies, _ = loaded
         ests = [Estimate.of(r) for r in program_returns(s, env, policies, episodes)]
-    report.print_crosscheck(cross_check(path, ests, episodes, loaded))
+    report.print_crosscheck(cross_check_run(path, ests, episodes, loaded))
 
 
 def run_eval(args: Eval) -> dict:
@@ -231,20 +129,41 @@ def run_eval(args: Eval) -> dict:
         for s, e in enumerate(ests):
             print(f"  seed {s}: purejaxppo ({engine}) {e}")
         return {"ours": [dataclasses.asdict(e) for e in ests], "engine": engine}
-    out = cross_check(args.run_dir, ests, args.episodes, loaded)
+    out = cross_check_run(args.run_dir, ests, args.episodes, loaded)
     report.print_crosscheck(out)
     return out
 
 
 def run_render(args: Render) -> None:
     """Writes the video and says where."""
-    from purejaxppo.render import render
+    from purejaxppo.cli.render import render
 
     out, frames, returns = render(
         args.run_dir, args.out, args.seed_index, args.episodes, args.width, args.height, args.camera
     )
     rets = ", ".join(f"{r:.1f}" for r in returns)
     print(f"wrote {out}: {frames} frames; episode returns (C MuJoCo) {rets}")
+
+
+def run_sweep(args: Sweep) -> dict:
+    """Validates (before compiling), trains and scores the grid, prints and writes the table."""
+    from purejaxppo.runs import sweep
+
+    pjp.enable_compilation_cache()
+    base = args.config.validate()
+    grid = sweep.parse_grid(list(args.grid), base)
+    if not grid:
+        raise pjp.ConfigError("--grid is empty: give NAME=V1,V2 for one or more float fields")
+    if args.seeds < 1:
+        raise pjp.ConfigError(f"seeds must be at least 1, got {args.seeds}")
+    kwargs = args.env.kwargs()
+    env = pjp.envs.make(args.env.env, **kwargs)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.out_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', args.env.env)}__{stamp}"
+    result = sweep.run_sweep(env, args.env.env, kwargs, base, grid, args.seeds, args.episodes, out)
+    print(sweep.markdown(result["meta"], result["rows"]))
+    print(f"  wrote {out / sweep.RESULT} and {sweep.TABLE}")
+    return result
 
 
 def run_envs() -> None:
@@ -257,12 +176,13 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``purejaxppo`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        train_default = Train(config=preset_config(_preset_arg(argv) or "seed"))
+        preset = preset_config(_preset_arg(argv) or "seed")
     except pjp.ConfigError as e:
         raise SystemExit(f"error: {e}") from None
     command = tyro.cli(
         Union[  # noqa: UP007 (tyro reads the annotations)
-            Annotated[Train, tyro.conf.subcommand("train", default=train_default)],
+            Annotated[Train, tyro.conf.subcommand("train", default=Train(config=preset))],
+            Annotated[Sweep, tyro.conf.subcommand("sweep", default=Sweep(config=preset))],
             Annotated[Eval, tyro.conf.subcommand("eval")],
             Annotated[Plot, tyro.conf.subcommand("plot")],
             Annotated[Render, tyro.conf.subcommand("render")],
@@ -273,11 +193,13 @@ def main(argv: list[str] | None = None) -> None:
         description="End-to-end jitted, vectorised PPO for MuJoCo in JAX. "
         f"Presets: {', '.join(PRESETS)}.",
     )
-    from purejaxppo.render import RenderError
+    from purejaxppo.cli.render import RenderError
 
     try:
         if isinstance(command, Train):
             run_train(command)
+        elif isinstance(command, Sweep):
+            run_sweep(command)
         elif isinstance(command, Eval):
             run_eval(command)
         elif isinstance(command, Plot):
@@ -300,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _preset_arg(argv: list[str]) -> str | None:
-    """The value of --preset in a train command line, if any."""
+    """The value of --preset in a train or sweep command line, if any."""
     for i, a in enumerate(argv):
         if a == "--preset" and i + 1 < len(argv):
             return argv[i + 1]

@@ -1,0 +1,195 @@
+"""The command line's arguments: one dataclass per subcommand (tyro reads their docstrings)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import tyro
+
+from purejaxppo.config import ConfigError, PPOConfig
+from purejaxppo.envs import make, registered_ids
+from purejaxppo.envs.v5 import V5_TASKS
+from purejaxppo.envs.v5.task import resolve_physics
+
+DEFAULT_ENV = "HalfCheetah-v5"
+ENGINE_KWARGS = ("physics", "threads", "solver_iterations", "ls_iterations", "backend")
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvArgs:
+    """The environment and its settings."""
+
+    env: str = DEFAULT_ENV
+    """Environment id (see `purejaxppo envs`)."""
+    env_kwargs: tuple[str, ...] = ()
+    """Constructor keywords as NAME=VALUE, VALUE in JSON (Gymnasium's for the v5 tasks), e.g.
+    --env-kwargs ctrl_cost_weight=0.05 healthy_z_range=[0.8,2]."""
+    physics: Literal["auto", "c", "mjx"] = "auto"
+    """Physics engine of the v5 tasks: c (C MuJoCo, for CPUs), mjx (for GPUs and TPUs), or auto
+    (c when JAX's backend is the CPU, mjx on a GPU or TPU)."""
+    threads: int | None = None
+    """Threads of the C engine per batched step (default: this machine's CPUs); changes no value."""
+    backend: str = "mjx"
+    """Brax's physics backend, for brax/<name> ids: mjx, generalized, positional or spring."""
+    solver_iterations: int | None = None
+    """Cap on MJX's constraint-solver iterations for the v5 tasks (None: exact, the XML's)."""
+    ls_iterations: int | None = None
+    """Cap on MJX's line-search iterations for the v5 tasks (None: exact, the XML's)."""
+
+    def kwargs(self) -> dict:
+        """The env's constructor keywords, the engine resolved (``c`` or ``mjx``), checked.
+
+        Raises:
+            UnknownEnvError: an unknown id (naming the close matches).
+            EnvError: an unknown keyword (naming the close matches) or a bad engine setting.
+            ConfigError: a malformed NAME=VALUE, or an engine flag for an env without engines.
+        """
+        if not self.env.startswith("brax/") and self.env not in registered_ids(False):
+            make(self.env)  # raises UnknownEnvError, naming the close matches
+        v5 = self.env in V5_TASKS
+        if not v5 and (self.physics != "auto" or self.threads is not None):
+            raise ConfigError(
+                f"--physics and --threads choose the engine of the v5 tasks; {self.env} has none"
+                + (" (its Brax backend is --backend)" if self.env.startswith("brax/") else "")
+            )
+        given = parse_env_kwargs(self.env_kwargs)
+        if self.env.startswith("brax/"):
+            return {"backend": self.backend} | given
+        if not v5:
+            return given
+        engine = {
+            "threads": self.threads,
+            "solver_iterations": self.solver_iterations,
+            "ls_iterations": self.ls_iterations,
+        }
+        physics = self.physics
+        if physics == "auto" and (self.solver_iterations or self.ls_iterations):
+            physics = "mjx"  # the caps are MJX's
+        out = {"physics": resolve_physics(physics)}
+        return out | {k: v for k, v in engine.items() if v is not None} | given
+
+
+def parse_env_kwargs(items: tuple[str, ...]) -> dict:
+    """``("name=value", ...)`` -> ``{name: value}``, each value read as JSON (else a string)."""
+    out = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise ConfigError(
+                f"--env-kwargs {item!r}: write NAME=VALUE (e.g. ctrl_cost_weight=0.05)"
+            )
+        if name in ENGINE_KWARGS:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"--env-kwargs {name}: give it as {flag}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        out[name] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Train:
+    """Train PPO: several seeds side by side in one compiled program, saved in a run directory."""
+
+    env: Annotated[EnvArgs, tyro.conf.arg(name="")] = EnvArgs()
+    num_seeds: int = 1
+    """Seeds trained at once (vmapped in one program)."""
+    seed: int = 0
+    """Base PRNG seed; the seeds are split from it."""
+    preset: str | None = None
+    """Named hyperparameters replacing the defaults (flags still override): see `purejaxppo -h`."""
+    runs_dir: Path = Path("runs")
+    """Where run directories are made: <runs-dir>/<env>__<name>__<seed>__<time>/."""
+    name: str = "ppo"
+    """Run name, part of the directory name."""
+    resume: Path | None = None
+    """Continue this run directory from its newest checkpoint (its own settings are used)."""
+    checkpoint_every: int | None = None
+    """Updates between checkpoints (default: a tenth of the run); one is also written at the end."""
+    crosscheck_episodes: int = 10
+    """Episodes per seed of the final Gymnasium cross-check (0: skip it)."""
+    progress: bool = True
+    """Show a progress bar (on a terminal)."""
+    live_progress: bool = False
+    """Feed the bar from inside the scan at every update (then not cached: compiles each start)."""
+    wandb: bool = False
+    """Also log the metrics to Weights & Biases (the `wandb` extra; WANDB_MODE=offline works)."""
+    config: Annotated[PPOConfig, tyro.conf.arg(name="")] = dataclasses.field(
+        default_factory=PPOConfig
+    )
+    """PPO hyperparameters."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """Train a grid of float hyperparameters x seeds in one program; score each in Gymnasium."""
+
+    grid: tuple[str, ...] = ()
+    """The swept fields as NAME=V1,V2,... (float fields of PPOConfig), e.g.
+    --grid entropy_coeff=0.01,0 log_std_init=-1,-0.5: every combination is a point."""
+    env: Annotated[EnvArgs, tyro.conf.arg(name="")] = EnvArgs()
+    seeds: int = 3
+    """Seeds per point; seed s of every point starts from the same key."""
+    preset: str | None = None
+    """Named hyperparameters the grid's values replace (flags still override)."""
+    episodes: int = 10
+    """Gymnasium episodes per seed that score each final policy."""
+    out_dir: Path = Path("sweeps")
+    """Where the sweep's folder is made: <out-dir>/<env>__<time>/ (sweep.json, sweep.md)."""
+    config: Annotated[PPOConfig, tyro.conf.arg(name="")] = dataclasses.field(
+        default_factory=PPOConfig
+    )
+    """PPO hyperparameters of every point, before the grid's."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Eval:
+    """Run a saved run's deterministic policies in purejaxppo, or in Gymnasium's task beside it."""
+
+    run_dir: tyro.conf.Positional[Path]
+    """The run directory."""
+    backend: Literal["purejaxppo", "gymnasium"] = "purejaxppo"
+    """purejaxppo: in the compiled program only. gymnasium: also in Gymnasium's own task (C
+    MuJoCo), with a verdict (crosscheck.json)."""
+    physics: Literal["c", "mjx"] | None = None
+    """Engine of the program's evaluation (default: the run's own)."""
+    episodes: int = 10
+    """Episodes per seed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Plot:
+    """Write the six figures of a run (plots/*.png) from its metrics.csv."""
+
+    run_dir: tyro.conf.Positional[Path]
+    """The run directory."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Render:
+    """Render a saved policy in Gymnasium's task (MuJoCo's renderer) to a video file."""
+
+    run_dir: tyro.conf.Positional[Path]
+    """The run directory."""
+    out: Path = Path("policy.mp4")
+    """Output file (.mp4 or .gif)."""
+    seed_index: int = 0
+    """Which of the run's seeds."""
+    episodes: int = 1
+    """Episodes, one after the other."""
+    width: int = 640
+    """Frame width in pixels."""
+    height: int = 480
+    """Frame height in pixels."""
+    camera: str | None = None
+    """A camera of the XML by name, or 'default' (Gymnasium's); None: 'track' where it exists."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Envs:
+    """List the registered environment ids."""
