@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -190,7 +191,7 @@ class PPOConfig(struct.PyTreeNode):
         unknown = sorted(set(values) - names)
         if unknown:
             raise ConfigError(f"unknown PPOConfig fields {unknown}")
-        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        kw: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
         return cls(**kw)
 
 

@@ -17,10 +17,11 @@ A preset replaces the defaults of PPOConfig; flags given on the command line sti
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 from purejaxppo.config import ConfigError, PPOConfig
 
-PRESETS: dict[str, dict[str, object]] = {
+PRESETS: dict[str, dict[str, Any]] = {
     "seed": {},
     "cleanrl": {
         "total_timesteps": 1_000_000,

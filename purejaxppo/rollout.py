@@ -44,7 +44,8 @@ class EpisodeStats(NamedTuple):
 
     return_sum: Array
     length_sum: Array
-    count: Array
+    ended: Array
+    """How many episodes ended."""
 
 
 def collect_rollout(
@@ -77,7 +78,7 @@ def collect_rollout(
         length = tr.episode_length + 1.0
         done = nxt.done
         stats = EpisodeStats(
-            return_sum=jnp.sum(ret * done), length_sum=jnp.sum(length * done), count=done.sum()
+            return_sum=jnp.sum(ret * done), length_sum=jnp.sum(length * done), ended=done.sum()
         )
         tr = EpisodeTracker(episode_return=ret * (1 - done), episode_length=length * (1 - done))
         transition = Transition(

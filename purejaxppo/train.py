@@ -17,7 +17,7 @@ epochs all see the same ones) and absorb the update's observations before the ba
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -30,7 +30,7 @@ from purejaxppo.envs.base import Env, State
 from purejaxppo.envs.wrappers import wrap_for_eval, wrap_for_training
 from purejaxppo.evaluate import evaluate
 from purejaxppo.gae import compute_gae
-from purejaxppo.loss import LossInfo, Minibatch, explained_variance, ppo_loss
+from purejaxppo.loss import ApplyFn, LossInfo, Minibatch, explained_variance, ppo_loss
 from purejaxppo.networks import ActorCritic, gaussian_log_prob, sample_action
 from purejaxppo.rollout import EpisodeTracker, collect_rollout
 from purejaxppo.types import Array
@@ -103,14 +103,23 @@ def make_network(cfg: PPOConfig, env: Env) -> ActorCritic:
     )
 
 
+def heads(network: ActorCritic) -> ApplyFn:
+    """``network.apply``, typed: ``(params, obs, log_std_init) -> (mean, log_std, value)``."""
+    return cast(ApplyFn, network.apply)
+
+
 def make_policy_fn(cfg: PPOConfig, env: Env, deterministic: bool = True) -> Callable[..., Array]:
     """``policy_fn(policy, obs [..., obs], key=None) -> action [..., act]`` (unclipped)."""
-    network = make_network(cfg, env)
+    apply = heads(make_network(cfg, env))
 
     def policy_fn(policy: Policy, obs: Array, key: Array | None = None) -> Array:
         x = nz.normalize(policy.obs_stats, obs, cfg.obs_clip) if cfg.normalize_obs else obs
-        mean, log_std, _ = network.apply(policy.params, x, cfg.log_std_init)
-        return mean if deterministic else sample_action(key, mean, log_std)
+        mean, log_std, _ = apply(policy.params, x, cfg.log_std_init)
+        if deterministic:
+            return mean
+        if key is None:
+            raise ValueError("a stochastic policy samples: give it a key")
+        return sample_action(key, mean, log_std)
 
     return policy_fn
 
@@ -190,8 +199,8 @@ class Trainer:
             return nz.normalize(obs_stats, x, c.obs_clip) if c.normalize_obs else x
 
         obs = norm(traj.obs)
-        mean, log_std, values = network.apply(policy.params, obs, c.log_std_init)
-        _, _, next_values = network.apply(policy.params, norm(traj.final_obs), c.log_std_init)
+        mean, log_std, values = heads(network)(policy.params, obs, c.log_std_init)
+        _, _, next_values = heads(network)(policy.params, norm(traj.final_obs), c.log_std_init)
         log_probs = gaussian_log_prob(mean, log_std, traj.action)
         advantages, targets = compute_gae(
             rewards, values, next_values, traj.terminated, traj.truncated, c.gamma, c.gae_lambda
@@ -209,7 +218,7 @@ class Trainer:
             self.eval_env, make_policy_fn(c, env), policy, i, k_eval, c
         )
         runner = RunnerState(policy, opt_state, scaler, env_state, tracker, key)
-        count = episodes.count
+        count = episodes.ended
         metrics = TrainMetrics(
             env_steps=(i + 1) * (T * B),
             **loss_info._asdict(),
@@ -270,7 +279,7 @@ def _run_epochs(
     tx = _optimizer(c)
     n_total = batch.obs.shape[0]
     M, N = c.minibatch_size, c.num_minibatches
-    grad_fn = jax.grad(lambda p, mb: ppo_loss(p, network.apply, mb, c), has_aux=True)
+    grad_fn = jax.grad(lambda p, mb: ppo_loss(p, heads(network), mb, c), has_aux=True)
 
     def minibatch_step(carry, mb: Minibatch):
         params, opt_state, stopped = carry

@@ -27,7 +27,7 @@ def test_rollout_shapes_and_episode_stats(maybe_jit):
     assert traj.obs.shape == (12, 3, 1) and traj.reward.shape == (12, 3)
     # episodes of 5 steps: 2 completed per env in 12 steps, each with return 5
     assert (
-        float(stats.count) == 6 and float(stats.return_sum) == 30 and float(stats.length_sum) == 30
+        float(stats.ended) == 6 and float(stats.return_sum) == 30 and float(stats.length_sum) == 30
     )
     np.testing.assert_array_equal(traj.truncated[:, 0], [0, 0, 0, 0, 1] * 2 + [0, 0])
     np.testing.assert_allclose(tracker.episode_length, 2.0)

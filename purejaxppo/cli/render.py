@@ -56,20 +56,22 @@ def render(
         raise RenderError(
             f"{policy.spec.env} has no Gymnasium twin; render draws the Gymnasium v5 tasks"
         )
-    kwargs = {k: v for k, v in policy.spec.env_kwargs.items() if k not in OUR_KWARGS}
+    kwargs: dict[str, Any] = {
+        k: v for k, v in policy.spec.env_kwargs.items() if k not in OUR_KWARGS
+    }
     with quiet_model_compiler():
         if camera is None:
-            model = gym.make(gid, **kwargs).unwrapped.model
+            model = getattr(gym.make(gid, **kwargs).unwrapped, "model")  # noqa: B009 (MujocoEnv)
             has_track = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "track") >= 0
             camera = "track" if has_track else "default"
-        view = {} if camera == "default" else {"camera_name": camera}
+        view: dict[str, Any] = {} if camera == "default" else {"camera_name": camera}
         env = gym.make(gid, render_mode="rgb_array", width=width, height=height, **view, **kwargs)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     env.reset(seed=0)
     first = _frame(env)  # fails here, before a file is made, if there is no OpenGL
     fps = env.metadata.get("render_fps", 30)
-    options = {"macro_block_size": 1} if out.suffix == ".mp4" else {}
+    options: dict[str, Any] = {"macro_block_size": 1} if out.suffix == ".mp4" else {}
     # imageio starts ffmpeg with fork + exec; JAX warns about any fork in its process, but this
     # child runs no Python and no JAX: it execs ffmpeg at once
     with warnings.catch_warnings():
@@ -104,6 +106,6 @@ def _write(
 
 def _frame(env: gym.Env) -> np.ndarray:
     try:
-        return env.render()
+        return np.asarray(env.render())
     except Exception as e:  # MuJoCo raises several kinds when no GL context can be made
         raise RenderError(GL_HELP.format(gl=os.environ.get("MUJOCO_GL", "unset"), err=e)) from e

@@ -19,7 +19,8 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path:
     Returns:
         The folder used.
     """
-    folder = Path(path or os.environ.get("PUREJAXPPO_CACHE_DIR", DEFAULT_DIR)).expanduser()
+    chosen = path if path is not None else os.environ.get("PUREJAXPPO_CACHE_DIR", DEFAULT_DIR)
+    folder = Path(chosen).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)

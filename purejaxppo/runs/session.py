@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -30,7 +30,7 @@ import numpy as np
 
 from purejaxppo.runs import checkpoint, run_dir
 from purejaxppo.runs.policy import env_of
-from purejaxppo.train import RunnerState, TrainMetrics, make_train
+from purejaxppo.train import RunnerState, Trainer, TrainMetrics, make_train
 
 PROGRESS_CHUNKS = 50
 """About this many chunks per run (fewer when num_updates has no divisor near num_updates/50)."""
@@ -39,7 +39,7 @@ PROGRESS_CHUNKS = 50
 class Progress(Protocol):
     """What shows a run's progress (the command line's bar, or anything alike)."""
 
-    def on_update(self, env_steps: object, episode_return: object, eval_return: object) -> None:
+    def on_update(self, env_steps: Any, episode_return: Any, eval_return: Any) -> None:
         """One update of one seed is done."""
 
     def close(self) -> None:
@@ -54,7 +54,7 @@ class NonFiniteError(RuntimeError):
     """A loss or parameter became NaN or infinite; the last good checkpoint is kept."""
 
 
-def _init_fn(spec: run_dir.RunSpec, train: Callable) -> tuple[Callable, jax.Array]:
+def _init_fn(spec: run_dir.RunSpec, train: Trainer) -> tuple[Callable, jax.Array]:
     """(jitted init of every seed's runner state, the seeds' keys ``[num_seeds, 2]``)."""
     cfg = spec.config.validate()
     keys = jax.random.split(jax.random.PRNGKey(spec.seed), spec.num_seeds)

@@ -114,9 +114,8 @@ class CPhysics:
             qvel: ``[nv]``.
         """
         call = jax.ffi.ffi_call(native.RESET_TARGET, self._results(), vmap_method="broadcast_all")
-        return self._data(
-            call(qpos.astype(self.dtype), qvel.astype(self.dtype), engine=np.int64(self.key))
-        )
+        out = call(qpos.astype(self.dtype), qvel.astype(self.dtype), engine=np.int64(self.key))
+        return self._data(tuple(out))
 
     def step(self, data: CData, action: Array) -> CData:
         """``frame_skip`` calls of ``mj_step`` with ``ctrl = action`` (``do_simulation``).
@@ -126,7 +125,8 @@ class CPhysics:
             action: ``[nu]``; MuJoCo clamps it to ``ctrlrange``.
         """
         call = jax.ffi.ffi_call(native.STEP_TARGET, self._results(), vmap_method="broadcast_all")
-        return self._data(call(data.state, action.astype(self.dtype), engine=np.int64(self.key)))
+        out = call(data.state, action.astype(self.dtype), engine=np.int64(self.key))
+        return self._data(tuple(out))
 
 
 def _content_key(model: mujoco.MjModel, *settings: object) -> int:

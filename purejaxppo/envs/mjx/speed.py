@@ -210,7 +210,7 @@ def unbatched_cholesky_on_cpu() -> Iterator[None]:
         return
     linalg = jax.scipy.linalg
     originals = linalg.cho_factor, linalg.cho_solve
-    linalg.cho_factor, linalg.cho_solve = cho_factor, cho_solve
+    linalg.cho_factor, linalg.cho_solve = cho_factor, cho_solve  # type: ignore[assignment]
     try:
         yield
     finally:

@@ -10,6 +10,7 @@ observation: ``qpos[2:]`` (22), ``qvel`` (23), ``cinert[1:]`` (130), ``cvel[1:]`
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import jax.numpy as jnp
 import mujoco
@@ -20,7 +21,7 @@ from purejaxppo.types import Array
 
 class _HumanoidBody(V5Task):
     frame_skip = 5
-    data_fields = ("cinert", "cvel", "qfrc_actuator", "cfrc_ext")
+    data_fields: ClassVar[tuple[str, ...]] = ("cinert", "cvel", "qfrc_actuator", "cfrc_ext")
 
     def __init__(
         self,
