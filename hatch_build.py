@@ -2,8 +2,10 @@
 
 It needs a C++17 compiler and the headers of the installed mujoco and jaxlib, which uv provides
 in the build environment at the project's locked versions (``tool.uv.extra-build-dependencies``
-in pyproject.toml). When it cannot build, the install still succeeds without the C engine, and
-the reason is written beside the sources, where ``physics="c"`` reports it.
+in pyproject.toml). The library's name carries those versions (``_engine-jaxlib<v>-mujoco<v>.so``),
+so environments of other versions (the lock's two Python forks) keep their own beside it in an
+editable install. When it cannot build, the install still succeeds without the C engine, and the
+reason is written beside the sources, where ``physics="c"`` reports it.
 """
 
 from __future__ import annotations
@@ -17,8 +19,12 @@ from pathlib import Path
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 SOURCE = Path("purejaxppo/envs/c/engine.cc")
-LIBRARY = SOURCE.with_name("_engine.so")
 FAILURE = SOURCE.with_name("_engine.build-error.txt")
+
+
+def library_name(jaxlib_version: str, mujoco_version: str) -> str:
+    """The library's file name for these versions (``purejaxppo.envs.c.native`` reads it too)."""
+    return f"_engine-jaxlib{jaxlib_version}-mujoco{mujoco_version}.so"
 
 
 def _compiler() -> str | None:
@@ -28,32 +34,29 @@ def _compiler() -> str | None:
     return None
 
 
-def _include_dirs() -> list[str]:
-    import jaxlib  # the headers of XLA's FFI
-    import mujoco
-
-    return [str(Path(p).parent / "include") for p in (jaxlib.__file__, mujoco.__file__)]
-
-
-def build(root: Path) -> str | None:
-    """Compiles the library into the source tree; returns why not, or None when built."""
+def build(root: Path) -> tuple[Path | None, str | None]:
+    """Compiles the library into the source tree: (its path, None), or (None, why not)."""
     cxx = _compiler()
     if cxx is None:
-        return "no C++ compiler was found (set CXX, or install g++ or clang++)"
+        return None, "no C++ compiler was found (set CXX, or install g++ or clang++)"
     try:
-        includes = _include_dirs()
+        import jaxlib  # the headers of XLA's FFI
+        import jaxlib.version
+        import mujoco
     except ImportError as e:
-        return f"the headers of mujoco and jaxlib are not in the build environment ({e})"
+        return None, f"the headers of mujoco and jaxlib are not in the build environment ({e})"
+    includes = [str(Path(p).parent / "include") for p in (jaxlib.__file__, mujoco.__file__)]
+    library = SOURCE.with_name(library_name(jaxlib.version.__version__, mujoco.__version__))
     flags = ["-undefined", "dynamic_lookup"] if sys.platform == "darwin" else []
     cmd = [
         cxx, "-std=c++17", "-O2", "-shared", "-fPIC",
         *(f"-I{d}" for d in includes), *flags,
-        str(root / SOURCE), "-o", str(root / LIBRARY),
+        str(root / SOURCE), "-o", str(root / library),
     ]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
-        return f"{' '.join(cmd)}\n{done.stderr.strip()}"
-    return None
+        return None, f"{' '.join(cmd)}\n{done.stderr.strip()}"
+    return library, None
 
 
 class CustomBuildHook(BuildHookInterface):
@@ -62,12 +65,12 @@ class CustomBuildHook(BuildHookInterface):
     def initialize(self, version: str, build_data: dict) -> None:  # noqa: D102
         root = Path(self.root)
         (root / FAILURE).unlink(missing_ok=True)
-        why = build(root)
-        if why is None:
+        library, why = build(root)
+        if library is not None:
             build_data["pure_python"] = False
             build_data["infer_tag"] = True
             if version != "editable":
-                build_data["force_include"][str(root / LIBRARY)] = str(LIBRARY)
+                build_data["force_include"][str(root / library)] = str(library)
             return
         (root / FAILURE).write_text(why + "\n")
         print(f"purejaxppo: the C engine was not built: {why}", file=sys.stderr)

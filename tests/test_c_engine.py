@@ -169,7 +169,7 @@ def test_without_the_native_library_auto_says_so_and_c_says_what_to_do():
 import sys
 from pathlib import Path
 import purejaxppo.envs.c.native as native
-native.LIBRARY = Path("/nonexistent/_engine.so")  # as if the build found no compiler
+native.library_path = lambda: Path("/nonexistent/_engine.so")  # as if no compiler was found
 import purejaxppo as pjp
 print(pjp.envs.make("Hopper-v5").physics)
 try:

@@ -18,8 +18,16 @@ import mujoco
 from purejaxppo.envs.base import EnvError
 
 _HERE = Path(__file__).parent
-LIBRARY = _HERE / "_engine.so"
 BUILD_ERROR = _HERE / "_engine.build-error.txt"
+
+
+def library_path() -> Path:
+    """Where the library built for the installed jaxlib and mujoco is (``hatch_build.py``)."""
+    import jaxlib.version
+
+    return _HERE / f"_engine-jaxlib{jaxlib.version.__version__}-mujoco{mujoco.__version__}.so"
+
+
 STEP_TARGET = "purejaxppo_c_step"
 RESET_TARGET = "purejaxppo_c_reset"
 REBUILD = "uv sync --reinstall-package purejaxppo"
@@ -53,12 +61,15 @@ def library() -> ctypes.CDLL:
     Raises:
         CEngineUnavailableError: not built, built for another MuJoCo, or not loadable.
     """
-    if not LIBRARY.is_file():
-        reason = (
-            BUILD_ERROR.read_text().strip()
-            if BUILD_ERROR.is_file()
-            else "purejaxppo was not installed by its build (e.g. imported from a source tree)"
-        )
+    path = library_path()
+    if not path.is_file():
+        others = sorted(p.name for p in _HERE.glob("_engine-*.so"))
+        if BUILD_ERROR.is_file():
+            reason = BUILD_ERROR.read_text().strip()
+        elif others:
+            reason = f"it was built for other versions ({', '.join(others)}), not {path.name}"
+        else:
+            reason = "purejaxppo was not installed by its build (e.g. imported from a source tree)"
         raise CEngineUnavailableError(
             f"the C engine's native part is not built: {reason}\n"
             f"Install a C++ compiler and run `{REBUILD}`, or use physics='mjx'."
@@ -70,9 +81,9 @@ def library() -> ctypes.CDLL:
         raise CEngineUnavailableError(f"the mujoco package at {mujoco.__file__} has no libmujoco")
     ctypes.CDLL(str(libmujoco[0]), mode=ctypes.RTLD_GLOBAL)
     try:
-        lib = ctypes.CDLL(str(LIBRARY))
+        lib = ctypes.CDLL(str(path))
     except OSError as e:
-        raise CEngineUnavailableError(f"{LIBRARY} does not load ({e}); rebuild: `{REBUILD}`") from e
+        raise CEngineUnavailableError(f"{path} does not load ({e}); rebuild: `{REBUILD}`") from e
     built, running = lib.pjp_mujoco_version(), mujoco.mj_version()
     if built != running:
         raise CEngineUnavailableError(
