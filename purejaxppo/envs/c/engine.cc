@@ -191,6 +191,20 @@ ffi::Error Run(Engine::Sized* s, int64_t n, Call* call) {
   return ffi::Error::Internal("C MuJoCo raised an error");
 }
 
+// Runs a call of n envs: fill(rows) first writes their input rows into the batch's state.
+template <typename Fill>
+ffi::Error Dispatch(Engine* e, int64_t n, bool step, mjtNum* state_out,
+                    ffi::RemainingRets& fields, Fill fill) {
+  Call call{e, step, state_out, {}, false};
+  if (ffi::Error err = Outputs(e, n, fields, &call); err.failure()) return err;
+  std::string error;
+  Engine::Sized* s = e->Get(n, &error);
+  if (!s) return ffi::Error::Internal(error);
+  std::lock_guard<std::mutex> lock(s->mu);
+  fill(mjb_state(s->batch));
+  return Run(s, n, &call);
+}
+
 ffi::Error StepImpl(int64_t engine, ffi::Buffer<ffi::U32> state, ffi::AnyBuffer ctrl,
                     ffi::Result<ffi::Buffer<ffi::U32>> state_out, ffi::RemainingRets fields) {
   Engine* e = Find(engine);
@@ -198,22 +212,18 @@ ffi::Error StepImpl(int64_t engine, ffi::Buffer<ffi::U32> state, ffi::AnyBuffer 
   int64_t n = static_cast<int64_t>(state.element_count()) / (2 * e->nstate);
   int nu = e->model->nu;
   if (n < 1 || static_cast<int64_t>(state.element_count()) != 2 * e->nstate * n ||
+      static_cast<int64_t>(state_out->element_count()) != 2 * e->nstate * n ||
       !IsFloat(ctrl) || static_cast<int64_t>(ctrl.element_count()) != n * nu) {
     return ffi::Error::InvalidArgument("C engine step: operands of inconsistent sizes");
   }
-  Call call{e, true, reinterpret_cast<mjtNum*>(state_out->typed_data()), {}, false};
-  if (ffi::Error err = Outputs(e, n, fields, &call); err.failure()) return err;
-  std::string error;
-  Engine::Sized* s = e->Get(n, &error);
-  if (!s) return ffi::Error::Internal(error);
-  std::lock_guard<std::mutex> lock(s->mu);
-  mjtNum* rows = mjb_state(s->batch);
-  std::memcpy(rows, state.typed_data(), sizeof(mjtNum) * e->nstate * n);
-  for (int64_t i = 0; i < n; ++i) {
-    mjtNum* c = rows + i * e->nstate + e->ctrl_offset;
-    for (int j = 0; j < nu; ++j) c[j] = Read(ctrl, i * nu + j);
-  }
-  return Run(s, n, &call);
+  auto* out = reinterpret_cast<mjtNum*>(state_out->typed_data());
+  return Dispatch(e, n, true, out, fields, [&](mjtNum* rows) {
+    std::memcpy(rows, state.typed_data(), sizeof(mjtNum) * e->nstate * n);
+    for (int64_t i = 0; i < n; ++i) {
+      mjtNum* c = rows + i * e->nstate + e->ctrl_offset;
+      for (int j = 0; j < nu; ++j) c[j] = Read(ctrl, i * nu + j);
+    }
+  });
 }
 
 ffi::Error ResetImpl(int64_t engine, ffi::AnyBuffer qpos, ffi::AnyBuffer qvel,
@@ -228,20 +238,15 @@ ffi::Error ResetImpl(int64_t engine, ffi::AnyBuffer qpos, ffi::AnyBuffer qvel,
       static_cast<int64_t>(state_out->element_count()) != 2 * e->nstate * n) {
     return ffi::Error::InvalidArgument("C engine reset: operands of inconsistent sizes");
   }
-  Call call{e, false, reinterpret_cast<mjtNum*>(state_out->typed_data()), {}, false};
-  if (ffi::Error err = Outputs(e, n, fields, &call); err.failure()) return err;
-  std::string error;
-  Engine::Sized* s = e->Get(n, &error);
-  if (!s) return ffi::Error::Internal(error);
-  std::lock_guard<std::mutex> lock(s->mu);
-  mjtNum* rows = mjb_state(s->batch);
-  for (int64_t i = 0; i < n; ++i) {
-    mjtNum* row = rows + i * e->nstate;
-    std::memcpy(row, e->reset_row.data(), sizeof(mjtNum) * e->nstate);
-    for (int j = 0; j < nq; ++j) row[e->qpos_offset + j] = Read(qpos, i * nq + j);
-    for (int j = 0; j < nv; ++j) row[e->qvel_offset + j] = Read(qvel, i * nv + j);
-  }
-  return Run(s, n, &call);
+  auto* out = reinterpret_cast<mjtNum*>(state_out->typed_data());
+  return Dispatch(e, n, false, out, fields, [&](mjtNum* rows) {
+    for (int64_t i = 0; i < n; ++i) {
+      mjtNum* row = rows + i * e->nstate;
+      std::memcpy(row, e->reset_row.data(), sizeof(mjtNum) * e->nstate);
+      for (int j = 0; j < nq; ++j) row[e->qpos_offset + j] = Read(qpos, i * nq + j);
+      for (int j = 0; j < nv; ++j) row[e->qvel_offset + j] = Read(qvel, i * nv + j);
+    }
+  });
 }
 
 int Offset(const mjModel* m, int component) {
