@@ -96,7 +96,7 @@ def run_env(
 
     With ``root_kept`` (``--runs-dir``) the runs stay, and a second invocation with the same
     arguments does not start over: a budget already scored is read back, a run stopped part way
-    (Ctrl-C, the end of a session) continues from its newest checkpoint, so a table too long for
+    (Ctrl-C, a machine's time limit) continues from its newest checkpoint, so a table too long for
     one sitting can be made in several. Its steps/s are then those of the last sitting.
     """
     base = preset_config(preset)

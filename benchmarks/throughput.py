@@ -120,10 +120,9 @@ def last_third_steps_per_s(env_id: str, env_kwargs: dict, cfg: pjp.PPOConfig) ->
 
     Brax's ``ppo.train`` is timed this way (between its last two progress calls, after its first
     call compiled): by then its policy has trained on two thirds of the run. The physics costs
-    what the policy's actions make it cost (HalfCheetah-v5, 16 envs, env by env solver: 4,385
-    steps/s under N(0, 1) actions, 3,509 under N(0, 0.37), the initial policy's spread), so the
-    two trainers are timed on the same stretch of training: ``train.run`` over the first two
-    thirds untimed, then over the last third, the same compiled program each time.
+    what the policy's actions make it cost (``benchmarks/action_cost.py``), so the two trainers
+    are timed on the same stretch of training: ``train.run`` over the first two thirds untimed,
+    then over the last third, the same compiled program each time.
     """
     env = pjp.envs.make(env_id, **env_kwargs)
     n = cfg.num_updates
@@ -141,9 +140,9 @@ def last_third_steps_per_s(env_id: str, env_kwargs: dict, cfg: pjp.PPOConfig) ->
 BRAX_LOG_STD = math.log(math.log(2.0) + 0.001)
 """Brax's initial policy spread (``softplus(0) + 0.001``, before its tanh) as a ``log_std_init``.
 
-HalfCheetah-v5's physics costs less under wider actions (trainer steps/s at 16 envs: 4,257 with
-our default ``log_std_init = -1``, 5,135 at this spread, 5,505 at 0; one run), so beside Brax
-purejaxppo is also timed starting from Brax's spread: the trainers compared, not the actions.
+HalfCheetah-v5's MJX physics costs less under wider actions (``benchmarks/action_cost.py``), so
+beside Brax purejaxppo is also timed starting from Brax's spread: the trainers compared, not the
+actions.
 """
 
 PEERS = {
