@@ -1,0 +1,116 @@
+"""A saved policy outside JAX: ``load_policy`` and the environment a run was trained on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from purejaxppo import normalize
+from purejaxppo.config import PPOConfig
+from purejaxppo.envs import make
+from purejaxppo.envs.base import Env
+from purejaxppo.envs.v5 import V5_TASKS
+from purejaxppo.runs import checkpoint
+from purejaxppo.runs.run_dir import RunDirError, RunSpec, read_spec
+from purejaxppo.train import Policy, make_network, make_policy_fn
+
+OUR_KWARGS = ("physics", "threads", "solver_iterations", "ls_iterations", "backend")
+"""Constructor keywords of purejaxppo's own (the engine), which Gymnasium's tasks do not take."""
+
+
+class LoadedPolicy:
+    """A saved policy as a NumPy callable: ``obs [obs] or [B, obs] -> action [act] or [B, act]``.
+
+    Deterministic (the Gaussian's mean), normalised with the run's observation statistics, and
+    clipped to the action space, as the environments do. Usable in any Gymnasium loop.
+    """
+
+    def __init__(self, spec: RunSpec, env: Env, policy: Policy, seed: int):
+        """Use :func:`load_policy`."""
+        self.spec, self.env_id, self.seed = spec, spec.env, seed
+        self.policy = policy
+        self.low, self.high = np.asarray(env.action_low), np.asarray(env.action_high)
+        fn = make_policy_fn(spec.config, env)
+        self._fn = jax.jit(lambda p, o: fn(p, o))
+
+    @classmethod
+    def of(
+        cls, env_id: str, config: PPOConfig, policy: Policy, env_kwargs: dict | None = None
+    ) -> LoadedPolicy:
+        """From a policy in memory, e.g. one seed of ``train``'s result.
+
+        ``LoadedPolicy.of("Hopper-v5", cfg, jax.tree.map(lambda x: x[0], result.policy))``
+        """
+        kwargs = dict(env_kwargs or {})
+        spec = RunSpec(env_id, kwargs, config, 1, 0, "memory", 1, 1)
+        return cls(spec, make(env_id, **kwargs), policy, 0)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """The action (float32, like Gymnasium's action spaces) for ``obs`` (any float dtype)."""
+        a = np.asarray(self._fn(self.policy, jnp.asarray(obs, jnp.float32)))
+        return np.clip(a, self.low, self.high).astype(np.float32)
+
+
+def env_of(spec: RunSpec, physics: str | None = None) -> Env:
+    """The run's environment, rebuilt from its spec (on another engine if ``physics`` is given)."""
+    kwargs = dict(spec.env_kwargs)
+    if physics is not None:
+        kwargs["physics"] = physics
+    elif "physics" not in kwargs and spec.env in V5_TASKS:  # a run from before the C engine
+        kwargs["physics"] = (
+            "mjx" if {"solver_iterations", "ls_iterations"} & set(kwargs) else "auto"
+        )
+    return make(spec.env, **kwargs)
+
+
+def engine_name(env: Env) -> str:
+    """What steps ``env`` inside the program, for reports: "C MuJoCo", "MJX" or "JAX"."""
+    physics = str(getattr(env.unwrapped, "physics", ""))
+    return {"c": "C MuJoCo", "mjx": "MJX"}.get(physics, "JAX")
+
+
+def abstract_policies(spec: RunSpec, env: Env) -> Policy:
+    """Shapes and dtypes of the saved policies, ``[num_seeds, ...]``, without computing them."""
+    network = make_network(spec.config, env)
+
+    def one(key):
+        obs = jnp.zeros((1, env.observation_size), jnp.float32)
+        params = network.init(key, obs, spec.config.log_std_init)
+        return Policy(params, normalize.init_stats((env.observation_size,)))
+
+    keys = jax.random.split(jax.random.PRNGKey(0), spec.num_seeds)
+    return jax.eval_shape(jax.vmap(one), keys)
+
+
+def load_policies(run_dir: Path, physics: str | None = None) -> tuple[RunSpec, Env, Policy, int]:
+    """(spec, env, policies of all seeds ``[num_seeds, ...]``, next_update) of a run.
+
+    Args:
+        run_dir: the run.
+        physics: the engine to rebuild the env on (default: the run's own).
+    """
+    spec = read_spec(run_dir)
+    env = env_of(spec, physics)
+    policies, step = checkpoint.restore_policy(run_dir, abstract_policies(spec, env))
+    return spec, env, policies, step
+
+
+def load_policy(run_dir: str | Path, seed: int = 0) -> LoadedPolicy:
+    """The newest saved policy of one seed of a run, as a NumPy callable obs -> action.
+
+    >>> policy = load_policy("runs/HalfCheetah-v5__ppo__0__20261121-120000")
+    >>> env = gymnasium.make("HalfCheetah-v5"); obs, _ = env.reset(seed=0)
+    >>> obs, reward, terminated, truncated, _ = env.step(policy(obs))
+    """
+    spec, env, policies, _ = load_policies(Path(run_dir))
+    if not 0 <= seed < spec.num_seeds:
+        raise RunDirError(f"seed {seed} is not in this run: it has seeds 0..{spec.num_seeds - 1}")
+    return LoadedPolicy(spec, env, jax.tree.map(lambda x: x[seed], policies), seed)
+
+
+def gymnasium_id(spec: RunSpec) -> str | None:
+    """The Gymnasium twin of the run's env id, or None (Brax and probe envs have none)."""
+    return spec.env if spec.env in V5_TASKS else None
