@@ -1,9 +1,12 @@
-"""Brax's own ``ppo.train`` on purejaxppo's MJX HalfCheetah-v5 (or a ``brax/<name>`` env): steps/s.
+"""Brax's own ``ppo.train`` on a purejaxppo v5 task (HalfCheetah-v5 by default): steps/s.
 
-Runs in its own environment (``benchmarks/peers/setup.sh brax`` makes it: Brax's trainer calls
-``jax.device_put_replicated``, gone in jax 0.10, so jax 0.9 there, with purejaxppo installed
-without its dependencies). The v5 task is wrapped as a Brax ``Env``; Brax's own wrappers (time
-limit, auto-reset to a stored first state, vmap) go around it, as in any Brax run.
+Runs on the project's own jax (``uv run python benchmarks/peers/brax_ppo.py``): Brax's trainer
+calls ``jax.device_put_replicated``, which jax 0.10 removed, so :func:`_device_put_replicated`
+stands in for it when it is missing (a leading axis of one copy per device, sharded over them,
+as ``pmap`` expects). ``benchmarks/peers/setup.sh brax`` makes an environment with the jax Brax
+was released against instead. The v5 task (on the engine ``--physics`` names) is wrapped as a
+Brax ``Env``; Brax's own wrappers (time limit, auto-reset to a stored first state, vmap) go
+around it, as in any Brax run.
 
 Batch shape: 16 envs, 2048 transitions per update (unroll_length 128 x 16), 16 minibatches of
 128 transitions, 10 epochs; 64x64 tanh networks; lr 3e-4, entropy 0.01, gamma 0.99, lambda 0.95,
@@ -32,11 +35,26 @@ from brax.training.agents.ppo import train as ppo
 import purejaxppo as pjp
 
 
+def _device_put_replicated(x, devices):
+    """``jax.device_put_replicated`` (removed in jax 0.10): one copy of ``x`` per device."""
+    mesh = jax.sharding.Mesh(devices, ("devices",))
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("devices"))
+
+    def put(a):
+        return jax.device_put(jnp.stack([jnp.asarray(a)] * len(devices)), sharding)
+
+    return jax.tree.map(put, x)
+
+
+if not hasattr(jax, "device_put_replicated"):
+    jax.device_put_replicated = _device_put_replicated
+
+
 class AsBraxEnv(BraxEnv):
     """A purejaxppo env (one, unbatched) behind Brax's Env interface."""
 
-    def __init__(self, env_id: str):
-        self.env = pjp.envs.make(env_id)
+    def __init__(self, env_id: str, physics: str = "auto"):
+        self.env = pjp.envs.make(env_id, physics=physics)
 
     def reset(self, rng: jax.Array) -> BraxState:
         s = self.env.reset(rng)
@@ -65,8 +83,12 @@ def main() -> None:
     p.add_argument("--env", default="HalfCheetah-v5")
     p.add_argument("--steps", type=int, default=2048 * 30, help="env steps in all (three thirds)")
     p.add_argument("--num-envs", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=2048, help="transitions per update")
+    p.add_argument("--minibatches", type=int, default=None, help="default: num_envs")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--physics", default="auto", choices=["auto", "c", "mjx"])
     a = p.parse_args()
-    env = AsBraxEnv(a.env)
+    env = AsBraxEnv(a.env, a.physics)
     times = []
     network_factory = functools.partial(
         ppo_networks.make_ppo_networks,
@@ -85,10 +107,10 @@ def main() -> None:
         gae_lambda=0.95,
         clipping_epsilon=0.2,
         max_grad_norm=0.5,
-        unroll_length=2048 // a.num_envs,
-        batch_size=1,
-        num_minibatches=a.num_envs,
-        num_updates_per_batch=10,
+        unroll_length=a.batch_size // a.num_envs,
+        batch_size=a.num_envs // (a.minibatches or a.num_envs),
+        num_minibatches=a.minibatches or a.num_envs,
+        num_updates_per_batch=a.epochs,
         normalize_observations=True,
         network_factory=network_factory,
         num_evals=4,
@@ -103,6 +125,8 @@ def main() -> None:
             {
                 "trainer": "brax ppo.train",
                 "env": a.env,
+                "physics": env.env.physics,
+                "num_envs": a.num_envs,
                 "env_steps": s2 - s1,
                 "seconds": t2 - t1,
                 "steps_per_s": (s2 - s1) / (t2 - t1),

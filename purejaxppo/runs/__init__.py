@@ -1,2 +1,1 @@
-"""A training run on disk: its directory, checkpoints, the chunked driver, saved policies, the
-cross-check with Gymnasium, and sweeps."""
+"""A training run on disk: directory, checkpoints, driver, saved policies, cross-check, sweeps."""

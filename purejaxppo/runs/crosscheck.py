@@ -24,6 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
+from purejaxppo.config import PPOConfig
+from purejaxppo.envs import make
 from purejaxppo.envs.base import Env
 from purejaxppo.envs.v5.task import quiet_model_compiler
 from purejaxppo.runs.policy import (
@@ -33,8 +35,6 @@ from purejaxppo.runs.policy import (
     gymnasium_id,
     load_policies,
 )
-from purejaxppo.config import PPOConfig
-from purejaxppo.envs import make
 from purejaxppo.runs.run_dir import RunSpec
 from purejaxppo.train import Policy, TrainResult, make_policy_fn
 
