@@ -306,10 +306,10 @@ def seeds(env_id: str, many: int, cfg: pjp.PPOConfig, repeats: int) -> dict:
 
 
 # ---- the default command -----------------------------------------------------------------------
-def command(extra: list[str]) -> dict:
+def command(extra: list[str], engines: tuple[str, ...] = ("mjx", "c")) -> dict:
     """`purejaxppo train` on each engine, twice in one fresh cache: cold, then warm."""
     rows = []
-    for physics in ("mjx", "c"):
+    for physics in engines:
         with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as runs:
             env = dict(os.environ, PUREJAXPPO_CACHE_DIR=cache)
             for start in ("cold", "warm"):
@@ -384,7 +384,7 @@ def main() -> None:
                 a.repeats,
             )
         else:
-            r = command(extra)
+            r = command(extra, ("c",) if a.quick else ("mjx", "c"))  # quick: the code path once
         md = r.pop("markdown")
         common.write(stem.with_name(f"{stem.name}_{part}"), r, md)
 
