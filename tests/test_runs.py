@@ -243,13 +243,13 @@ def test_wandb_logs_every_update_of_every_seed_and_resumes_the_same_run(tmp_path
     fake = types.ModuleType("wandb")
     fake.__spec__ = importlib.machinery.ModuleSpec("wandb", None)
     fake.init = lambda **kw: runs.append(_FakeWandbRun(**kw)) or runs[-1]
-    fake.util = types.SimpleNamespace(generate_id=lambda: "abc123")
     monkeypatch.setitem(__import__("sys").modules, "wandb", fake)
     path = _train(tmp_path, "--env", "probe/action", "--num-seeds", "2", "--wandb")
     (run,) = runs
-    assert run.init["id"] == "abc123" and run.init["resume"] == "allow" and run.finished
+    run_id = (path / "wandb_id.txt").read_text().strip()
+    assert run.init["id"] == run_id and run.init["resume"] == "allow" and run.finished
     assert run.init["config"]["env"] == "probe/action"
     assert [s for s, _ in run.logged] == [256 * (u + 1) for u in range(UPDATES)]
     assert {"seed_0/total_loss", "seed_1/total_loss"} <= set(run.logged[0][1])
     main(["train", "--resume", str(path), "--wandb", "--no-progress"])
-    assert runs[-1].init["id"] == "abc123"  # the same W&B run continues
+    assert runs[-1].init["id"] == run_id  # the same W&B run continues

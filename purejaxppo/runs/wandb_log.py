@@ -9,6 +9,7 @@ directory, so that ``--resume`` continues the same W&B run. Needs the ``wandb`` 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ class WandbLogger:
             ) from None
         run_dir = Path(run_dir)
         id_file = run_dir / ID_FILE
-        run_id = id_file.read_text().strip() if id_file.is_file() else wandb.util.generate_id()
+        run_id = id_file.read_text().strip() if id_file.is_file() else uuid.uuid4().hex[:12]
         id_file.write_text(run_id + "\n")
         config = json.loads((run_dir / "run.json").read_text())
         self._run = wandb.init(
