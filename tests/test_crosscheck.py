@@ -109,3 +109,13 @@ def test_the_shared_run_is_trained_once(request):
     """Under ``-n 2 --dist loadgroup`` this module's tests go to one worker (pytest-xdist#1386)."""
     if getattr(request.config.option, "loadgroup", False):
         assert request.node.nodeid.endswith("@pendulum_run"), request.node.nodeid
+
+
+def test_final_estimates_come_from_the_last_evaluation_or_none():
+    from purejaxppo.runs.crosscheck import final_estimates
+
+    ret = np.array([[np.nan, 10.0], [np.nan, 20.0]])
+    std = np.array([[np.nan, 1.0], [np.nan, 2.0]])
+    assert final_estimates(ret, std, 5) == [Estimate(10.0, 1.0, 5), Estimate(20.0, 2.0, 5)]
+    assert final_estimates(ret[:, :1], std[:, :1], 5) is None  # the last update did not evaluate
+    assert final_estimates(ret, std, 1) is None  # one episode: no interval

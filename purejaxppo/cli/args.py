@@ -13,9 +13,9 @@ from purejaxppo.config import ConfigError, PPOConfig
 from purejaxppo.envs import make, registered_ids
 from purejaxppo.envs.v5 import V5_TASKS
 from purejaxppo.envs.v5.task import resolve_physics
+from purejaxppo.runs.policy import OUR_KWARGS
 
 DEFAULT_ENV = "HalfCheetah-v5"
-ENGINE_KWARGS = ("physics", "threads", "solver_iterations", "ls_iterations", "backend")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +81,7 @@ def parse_env_kwargs(items: tuple[str, ...]) -> dict:
             raise ConfigError(
                 f"--env-kwargs {item!r}: write NAME=VALUE (e.g. ctrl_cost_weight=0.05)"
             )
-        if name in ENGINE_KWARGS:
+        if name in OUR_KWARGS:
             flag = "--" + name.replace("_", "-")
             raise ConfigError(f"--env-kwargs {name}: give it as {flag}")
         try:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Union
 
 import jax
-import numpy as np
 import tyro
 
 import purejaxppo as pjp
@@ -25,7 +24,12 @@ from purejaxppo.cli.args import Envs, Eval, Plot, Render, Sweep, Train
 from purejaxppo.cli.progress import ProgressBar
 from purejaxppo.presets import PRESETS, preset_config
 from purejaxppo.runs import run_dir, session
-from purejaxppo.runs.crosscheck import Estimate, cross_check_run, program_returns
+from purejaxppo.runs.crosscheck import (
+    Estimate,
+    cross_check_run,
+    final_estimates,
+    program_returns,
+)
 from purejaxppo.runs.policy import engine_name, load_policies
 
 
@@ -100,13 +104,12 @@ def run_train(args: Train) -> session.Outcome:
 
 
 def _final_crosscheck(path: Path, spec: run_dir.RunSpec, metrics, episodes: int) -> None:
-    """The final policies in Gymnasium beside their last MJX evaluation (no new compile)."""
-    n = spec.config.eval_episodes
-    last = {k: metrics[k][:, -1] for k in ("eval_return", "eval_return_std")}
+    """The final policies in Gymnasium beside their last evaluation in the program."""
+    ests = final_estimates(
+        metrics["eval_return"], metrics["eval_return_std"], spec.config.eval_episodes
+    )
     loaded = None
-    if np.isfinite(last["eval_return"]).all() and n > 1:  # evaluated at the end
-        ests = [Estimate(float(m), float(s), n) for m, s in zip(*last.values(), strict=True)]
-    else:
+    if ests is None:  # the last update did not evaluate: new episodes in the program
         loaded = load_policies(path)
         s, env, policies, _ = loaded
         ests = [Estimate.of(r) for r in program_returns(s, env, policies, episodes)]

@@ -21,7 +21,7 @@ import mujoco
 import numpy as np
 
 from purejaxppo.envs.v5.task import quiet_model_compiler
-from purejaxppo.runs.policy import OUR_KWARGS, gymnasium_id, load_policy
+from purejaxppo.runs.policy import gymnasium_id, gymnasium_kwargs, load_policy
 
 GL_HELP = (
     "MuJoCo could not create an OpenGL context (MUJOCO_GL={gl}): {err}\n"
@@ -56,9 +56,7 @@ def render(
         raise RenderError(
             f"{policy.spec.env} has no Gymnasium twin; render draws the Gymnasium v5 tasks"
         )
-    kwargs: dict[str, Any] = {
-        k: v for k, v in policy.spec.env_kwargs.items() if k not in OUR_KWARGS
-    }
+    kwargs = gymnasium_kwargs(policy.spec)
     with quiet_model_compiler():
         if camera is None:
             model = getattr(gym.make(gid, **kwargs).unwrapped, "model")  # noqa: B009 (MujocoEnv)

@@ -1,4 +1,4 @@
-"""A trained policy outside JAX: ``load_policy``, Gymnasium episodes, and the cross-check verdict.
+"""The cross-check: a trained policy's episodes in Gymnasium's own task, and the verdict.
 
 The cross-check runs the saved deterministic policy (with its observation normaliser) for N
 episodes in Gymnasium's own v5 task, stepped by C MuJoCo, and compares the mean return with the
@@ -22,6 +22,7 @@ import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from purejaxppo.config import PPOConfig
@@ -29,10 +30,10 @@ from purejaxppo.envs import make
 from purejaxppo.envs.base import Env
 from purejaxppo.envs.v5.task import quiet_model_compiler
 from purejaxppo.runs.policy import (
-    OUR_KWARGS,
     LoadedPolicy,
     engine_name,
     gymnasium_id,
+    gymnasium_kwargs,
     load_policies,
 )
 from purejaxppo.runs.run_dir import RunSpec
@@ -45,7 +46,7 @@ FAMILY_ALPHA = 0.05
 def gymnasium_returns(policy: LoadedPolicy, episodes: int, first_seed: int = 0) -> np.ndarray:
     """Returns ``[episodes]`` of the policy in Gymnasium's own task (C MuJoCo)."""
     spec = policy.spec
-    kwargs = {k: v for k, v in spec.env_kwargs.items() if k not in OUR_KWARGS}
+    kwargs = gymnasium_kwargs(spec)
     if spec.config.episode_length is not None:
         kwargs["max_episode_steps"] = spec.config.episode_length
     with quiet_model_compiler():
@@ -118,6 +119,22 @@ def verdict(ours: Estimate, gym_: Estimate, level: float = 0.95) -> tuple[bool, 
         f"DISAGREE: the difference {diff:+.1f} is outside its {pct} interval (±{half:.1f}) and "
         f"{abs(diff) / max(scale, 1e-9):.1%} of the return"
     )
+
+
+def final_estimates(eval_return: ArrayLike, eval_std: ArrayLike, n: int) -> list[Estimate] | None:
+    """Each seed's estimate from its last evaluation in the program (None: there is none).
+
+    None when the last update did not evaluate (NaN) or evaluated a single episode.
+
+    Args:
+        eval_return: ``[seeds, updates]`` mean evaluation returns.
+        eval_std: ``[seeds, updates]`` their standard deviations.
+        n: episodes per evaluation.
+    """
+    mean, std = np.asarray(eval_return)[:, -1], np.asarray(eval_std)[:, -1]
+    if not np.isfinite(mean).all() or n < 2:
+        return None
+    return [Estimate(float(m), float(s), n) for m, s in zip(mean, std, strict=True)]
 
 
 def compare(
@@ -206,11 +223,8 @@ def cross_check(
     seeds = int(np.shape(metrics.eval_return)[0])
     spec = RunSpec(env_id, kwargs, config, seeds, 0, "memory", 1, 1)
     env = make(env_id, **kwargs)
-    mean, std = np.asarray(metrics.eval_return)[:, -1], np.asarray(metrics.eval_return_std)[:, -1]
-    n = config.eval_episodes
-    if np.isfinite(mean).all() and n > 1:
-        estimates = [Estimate(float(m), float(s), n) for m, s in zip(mean, std, strict=True)]
-    else:
+    estimates = final_estimates(metrics.eval_return, metrics.eval_return_std, config.eval_episodes)
+    if estimates is None:
         estimates = [Estimate.of(r) for r in program_returns(spec, env, policies, episodes)]
     return compare(spec, env, policies, estimates, episodes)
 

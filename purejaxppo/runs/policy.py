@@ -111,6 +111,11 @@ def load_policy(run_dir: str | Path, seed: int = 0) -> LoadedPolicy:
     return LoadedPolicy(spec, env, jax.tree.map(lambda x: x[seed], policies), seed)
 
 
+def gymnasium_kwargs(spec: RunSpec) -> dict:
+    """The run's env keywords that Gymnasium's task takes (ours, the engine's, left out)."""
+    return {k: v for k, v in spec.env_kwargs.items() if k not in OUR_KWARGS}
+
+
 def gymnasium_id(spec: RunSpec) -> str | None:
     """The Gymnasium twin of the run's env id, or None (Brax and probe envs have none)."""
     return spec.env if spec.env in V5_TASKS else None
