@@ -38,6 +38,9 @@ class EnvArgs:
     """Cap on MJX's constraint-solver iterations for the v5 tasks (None: exact, the XML's)."""
     ls_iterations: int | None = None
     """Cap on MJX's line-search iterations for the v5 tasks (None: exact, the XML's)."""
+    solver_loops: Literal["auto", "early_exit", "fixed"] | None = None
+    """MJX's solver loops (the same values): auto (early exit in a program for the CPU, a
+    fixed-length line search on a GPU or TPU), early_exit, or fixed (also the Newton loop)."""
 
     def kwargs(self) -> dict:
         """The env's constructor keywords, the engine resolved (``c`` or ``mjx``), checked.
@@ -64,10 +67,11 @@ class EnvArgs:
             "threads": self.threads,
             "solver_iterations": self.solver_iterations,
             "ls_iterations": self.ls_iterations,
+            "solver_loops": self.solver_loops,
         }
         physics = self.physics
-        if physics == "auto" and (self.solver_iterations or self.ls_iterations):
-            physics = "mjx"  # the caps are MJX's
+        if physics == "auto" and any(engine[k] for k in engine if k != "threads"):
+            physics = "mjx"  # these are MJX's settings
         out = {"physics": resolve_physics(physics)}
         return out | {k: v for k, v in engine.items() if v is not None} | given
 
@@ -127,11 +131,13 @@ class Train:
 
 @dataclasses.dataclass(frozen=True)
 class Sweep:
-    """Train a grid of float hyperparameters x seeds in one program; score each in Gymnasium."""
+    """Train a grid of hyperparameters x seeds (floats in one program); score each in Gymnasium."""
 
     grid: tuple[str, ...] = ()
-    """The swept fields as NAME=V1,V2,... (float fields of PPOConfig), e.g.
-    --grid entropy_coeff=0.01,0 log_std_init=-1,-0.5: every combination is a point."""
+    """The swept PPOConfig fields as NAME=V1,V2,..., e.g. --grid entropy_coeff=0.01,0
+    log_std_init=-1,-0.5 hidden_sizes=64x64,256x256: every combination is a point. Float fields
+    share one compiled program; each value of a static field (sizes, network, switches) is its
+    own program, run one after the other."""
     env: Annotated[EnvArgs, tyro.conf.arg(name="")] = EnvArgs()
     seeds: int = 3
     """Seeds per point; seed s of every point starts from the same key."""

@@ -18,6 +18,7 @@ import json
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -35,40 +36,78 @@ RESULT = "sweep.json"
 TABLE = "sweep.md"
 
 
-def parse_grid(items: list[str], base: PPOConfig) -> dict[str, list[float]]:
-    """``["name=v1,v2", ...]`` -> ``{name: [v1, v2]}``; only traced (float) fields can be swept.
+def parse_grid(items: list[str], base: PPOConfig) -> dict[str, list[Any]]:
+    """``["name=v1,v2", ...]`` -> ``{name: [v1, v2]}``, each value of the field's type.
+
+    A float field's values share one program. A static field (a size, the network, a switch) makes
+    one program per value: ``num_envs=16,64``, ``hidden_sizes=64x64,256x256``,
+    ``activation=tanh,relu``, ``anneal_lr=true,false``, ``critic_hidden_sizes=none,256x256``.
 
     Raises:
         ConfigError: before anything is compiled, for a malformed item, an unknown field (with
-            the close matches) or a static field (a size: it changes the program).
+            the close matches), a value the field cannot take, or a field given twice.
     """
-    static = set(base.static_fields())
-    traced = {f.name for f in dataclasses.fields(base)} - static
-    grid: dict[str, list[float]] = {}
+    names = [f.name for f in dataclasses.fields(base)]
+    grid: dict[str, list[Any]] = {}
     for item in items:
         name, sep, values = item.partition("=")
         if not sep or not values:
             raise ConfigError(f"--grid item {item!r}: write name=v1,v2 (e.g. entropy_coeff=0.01,0)")
-        if name in static:
-            raise ConfigError(
-                f"--grid {name}: a static field (it fixes the program); only the float "
-                f"hyperparameters can share one program: {', '.join(sorted(traced))}"
-            )
-        if name not in traced:
-            close = difflib.get_close_matches(name, traced, n=3)
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
             raise ConfigError(f"--grid {name}: not a PPOConfig field.{hint}")
-        try:
-            grid[name] = [float(v) for v in values.split(",")]
-        except ValueError as e:
-            raise ConfigError(f"--grid {item!r}: values must be numbers ({e})") from None
+        if name in grid:
+            raise ConfigError(f"--grid {name}: given twice; list its values once (v1,v2,...)")
+        grid[name] = [_value(name, v, base) for v in values.split(",")]
     return grid
 
 
-def points_of(grid: dict[str, list[float]]) -> list[dict[str, float]]:
+_SIZES = ("hidden_sizes", "critic_hidden_sizes")  # tuples of widths, written 64x64
+
+
+def _value(name: str, text: str, base: PPOConfig) -> Any:
+    """One grid value, converted to the type of PPOConfig's field ``name``."""
+    text = text.strip()
+    default = getattr(base, name)
+    try:
+        if name in _SIZES:
+            if text.lower() == "none" and name == "critic_hidden_sizes":
+                return None
+            return tuple(int(w) for w in text.lower().split("x"))
+        if name == "episode_length":
+            return None if text.lower() == "none" else int(text)
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false"):
+                raise ValueError(f"{text!r} is not true or false")
+            return text.lower() == "true"
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, str):
+            return text
+        return float(text)
+    except ValueError as e:
+        kind = "widths like 64x64" if name in _SIZES else type(default).__name__
+        raise ConfigError(f"--grid {name}={text}: values must be {kind} ({e})") from None
+
+
+def points_of(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Every combination of the grid's values (one point with nothing swept for an empty grid)."""
     names = list(grid)
     return [dict(zip(names, vs, strict=True)) for vs in itertools.product(*grid.values())]
+
+
+def programs_of(points: list[dict[str, Any]], base: PPOConfig) -> list[tuple[dict, list[int]]]:
+    """Groups points by their static values: ``[(static values, indices of its points)]``.
+
+    Each group is one compiled program; groups come in the order of their first point.
+    """
+    static = set(base.static_fields())
+    groups: dict[tuple, tuple[dict, list[int]]] = {}
+    for i, point in enumerate(points):
+        fixed = {k: v for k, v in point.items() if k in static}
+        groups.setdefault(tuple(sorted(fixed.items(), key=str)), (fixed, []))[1].append(i)
+    return list(groups.values())
 
 
 def train_grid(env: Env, base: PPOConfig, points: list[dict[str, float]], seeds: int) -> dict:
@@ -144,19 +183,30 @@ def score(
     return rows
 
 
+def _fmt(value: Any) -> str:
+    """A grid value in the table: 64x64 for widths, %g for floats."""
+    if isinstance(value, (tuple, list)):
+        return "x".join(str(w) for w in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
 def markdown(meta: dict, rows: list[dict]) -> str:
     """The table: one line per point, best Gymnasium mean first (a diverged point last)."""
     names = list(rows[0]["point"])
+    programs = meta.get("programs", [])
     lines = [
         f"Sweep of {meta['env']} {meta['env_kwargs']}, {meta['steps']:,} steps, {meta['seeds']} "
-        f"seeds per point; one program for all {meta['runs']} runs, {meta['steps_per_s']:,.0f} "
-        f"steps/s together (compile {meta['compile_s']:.0f} s). Score: the final deterministic "
-        f"policy in Gymnasium's own task, {meta['episodes']} episodes per seed; mean over seeds "
-        "[min, max]. Eval: the run's last evaluation in the program (mean over seeds). "
-        "Training: the last training episodes' return (mean over seeds).",
+        f"seeds per point; {meta['runs']} runs in {max(len(programs), 1)} compiled program(s), "
+        f"{meta['steps_per_s']:,.0f} steps/s together (compile {meta['compile_s']:.0f} s). "
+        "Score: the final deterministic policy in Gymnasium's own task, "
+        f"{meta['episodes']} episodes per seed; mean over seeds [min, max]. Eval: the run's last "
+        "evaluation in the program (mean over seeds). Training: the last training episodes' "
+        "return (mean over seeds). Steps/s: the program of the point, all its runs together.",
         "",
-        "| " + " | ".join(names) + " | Gymnasium return | eval | training |",
-        "|" + "---|" * (len(names) + 3),
+        "| " + " | ".join(names) + " | Gymnasium return | eval | training | steps/s |",
+        "|" + "---|" * (len(names) + 4),
     ]
 
     def rank(r: dict) -> float:
@@ -164,10 +214,12 @@ def markdown(meta: dict, rows: list[dict]) -> str:
 
     for r in sorted(rows, key=rank):
         g = np.array(r["gymnasium_per_seed"])
+        rate = r.get("steps_per_s")
         lines.append(
-            "| " + " | ".join(f"{r['point'][n]:g}" for n in names) + " | "
+            "| " + " | ".join(_fmt(r["point"][n]) for n in names) + " | "
             f"{g.mean():.0f} [{g.min():.0f}, {g.max():.0f}] | {np.mean(r['eval_per_seed']):.0f} | "
-            f"{np.nanmean(r['last_train_return_per_seed']):.0f} |"
+            f"{np.nanmean(r['last_train_return_per_seed']):.0f} | "
+            f"{'-' if rate is None else f'{rate:,.0f}'} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -177,49 +229,76 @@ def run_sweep(
     env_id: str,
     env_kwargs: dict,
     base: PPOConfig,
-    grid: dict[str, list[float]],
+    grid: dict[str, list[Any]],
     seeds: int,
     episodes: int,
     out_dir: Path | None = None,
 ) -> dict:
     """Trains and scores the grid; writes ``sweep.json`` and ``sweep.md`` into ``out_dir``.
 
+    The float values of the grid share a program; each combination of static values is its own
+    program (compiled and run one after the other). The files are rewritten after every program,
+    so a sweep stopped part way keeps what it finished.
+
     Args:
         env: the environment, built from ``env_id`` and ``env_kwargs``.
         env_id: its id (Gymnasium's, for the scoring).
         env_kwargs: its constructor keywords (recorded; the scoring passes Gymnasium's on).
         base: the config every point starts from.
-        grid: the swept float fields and their values (:func:`parse_grid`).
+        grid: the swept fields and their values (:func:`parse_grid`).
         seeds: seeds per point.
         episodes: Gymnasium episodes per seed.
         out_dir: where the two files go (made if missing); None writes nothing.
 
     Returns:
-        ``{"meta": ..., "rows": [...]}``, as written.
+        ``{"meta": ..., "rows": [...]}``, as written; rows in the order of :func:`points_of`.
 
     Raises:
-        ConfigError: the env has no Gymnasium twin to score in, or a point's config is invalid.
+        ConfigError: the env has no Gymnasium twin to score in, or a point's config is invalid
+            (every point is checked before the first program compiles).
     """
     if env_id not in V5_TASKS:
         raise ConfigError(f"{env_id} has no Gymnasium twin: a sweep scores policies in Gymnasium")
     points = points_of(grid)
+    for point in points:  # a bad combination fails here, before anything compiles
+        base.replace(**point).validate()
+    programs = programs_of(points, base)
     print(
         f"{env_id}: {len(points)} points x {seeds} seeds x {base.total_timesteps:,} steps, "
-        "one program"
+        f"{len(programs)} program(s)"
     )
-    out = train_grid(env, base, points, seeds)
-    rows = score(env_id, env_kwargs, out, points, seeds, episodes)
-    meta = {
+    rows: list[dict | None] = [None] * len(points)
+    programs_meta: list[dict] = []
+    meta: dict[str, Any] = {
         "env": env_id, "env_kwargs": env_kwargs, "steps": base.total_timesteps, "seeds": seeds,
-        "episodes": episodes, "runs": len(points) * seeds, "grid": grid,
-        "config": base.to_dict(), "steps_per_s": out["steps_per_s"],
-        "compile_s": out["compile_s"], "versions": run_dir.versions(),
+        "episodes": episodes, "runs": len(points) * seeds,
+        "grid": {k: [_fmt(v) for v in vs] for k, vs in grid.items()},
+        "config": base.to_dict(), "programs": programs_meta, "versions": run_dir.versions(),
         "device": f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}",
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
     }  # fmt: skip
-    result = {"meta": meta, "rows": rows}
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / RESULT).write_text(json.dumps(result, indent=2) + "\n")
-        (out_dir / TABLE).write_text(markdown(meta, rows))
-    return result
+    seconds, total_steps = 0.0, 0
+    for fixed, members in programs:
+        if len(programs) > 1:
+            print(f"  program {', '.join(f'{k}={_fmt(v)}' for k, v in fixed.items())}")
+        cfg = base.replace(**fixed).validate()
+        floats = [{k: v for k, v in points[i].items() if k not in fixed} for i in members]
+        out = train_grid(env, cfg, floats, seeds)
+        scored = score(env_id, env_kwargs, out, floats, seeds, episodes)
+        for i, row in zip(members, scored, strict=True):
+            rows[i] = {**row, "point": points[i], "steps_per_s": out["steps_per_s"]}
+        runs_steps = len(members) * seeds * cfg.num_updates * cfg.batch_size
+        seconds += runs_steps / out["steps_per_s"]
+        programs_meta.append({
+            "static": {k: _fmt(v) for k, v in fixed.items()}, "points": len(members),
+            "steps_per_s": out["steps_per_s"], "compile_s": out["compile_s"],
+        })  # fmt: skip
+        total_steps += runs_steps
+        meta["compile_s"] = sum(p["compile_s"] for p in programs_meta)
+        meta["steps_per_s"] = total_steps / seconds
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            done = [r for r in rows if r is not None]
+            (out_dir / RESULT).write_text(json.dumps({"meta": meta, "rows": done}, indent=2) + "\n")
+            (out_dir / TABLE).write_text(markdown(meta, done))
+    return {"meta": meta, "rows": rows}
