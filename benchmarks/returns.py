@@ -4,12 +4,13 @@ For each env: ``--seeds`` seeds vmapped in one run (the CLI's way: a run directo
 checkpoints) trained to every budget (one run continued from budget to budget when the preset does
 not anneal; see :func:`run_env`), then at each budget the policy of every seed run for
 ``--episodes`` deterministic episodes in ``gymnasium.make(env_id)``. The score is the mean over
-seeds of those Gymnasium returns (with the spread over seeds); the MJX evaluation and the
+seeds of those Gymnasium returns (with the spread over seeds); the program's evaluation and the
 cross-check verdict are kept.
 
     uv run python benchmarks/returns.py                                  # 4 tasks x 500k, 1M
     uv run python benchmarks/returns.py --envs HalfCheetah-v5 --budgets 500000
     uv run python benchmarks/returns.py --preset cleanrl --budgets 1000000
+    uv run python benchmarks/returns.py --envs Hopper-v5 --preset tuned --seeds 5 --seed 100
     uv run python benchmarks/returns.py --quick                          # tiny, for CI
 
 Writes ``benchmarks/results/<platform>/returns.{json,md,png}`` (``--out-stem`` to change).
@@ -36,7 +37,7 @@ import numpy as np
 import purejaxppo as pjp
 from purejaxppo.config import PPOConfig
 from purejaxppo.envs.v5.task import resolve_physics
-from purejaxppo.presets import preset_config
+from purejaxppo.presets import TUNED, preset_config, resolve
 from purejaxppo.runs import checkpoint, run_dir, session
 from purejaxppo.runs.crosscheck import Estimate, cross_check_run
 
@@ -45,31 +46,43 @@ import common
 
 ROW_FILE = "returns_row.json"  # a scored run's row, in its run directory
 
-# Published PPO figures: (source, budget, return).
+# Published PPO figures: (source, budget, return). Their metrics differ: RL Zoo (v3): one agent's
+# deterministic episodes; CleanRL (v4): training episodes, 3 seeds (1M), 10 seeds (8M); Tianshou
+# (v3; v2 for the pendulums and Reacher): best average return during training, 10 seeds;
+# SLM-Lab (v5): moving average of training returns, 4 sessions.
+_ZOO, _CLEANRL, _TIANSHOU, _SLM = "RL Zoo (v3)", "CleanRL (v4)", "Tianshou (v3)", "SLM-Lab (v5)"
 PUBLISHED = {
-    "HalfCheetah-v5": [
-        ("the seed (v5)", 500_000, 1560),
-        ("CleanRL PPO (v4)", 1_000_000, 1443),
-        ("SLM-Lab PPO (v5)", 10_000_000, 6241),
-    ],
-    "Hopper-v5": [("CleanRL PPO (v4)", 1_000_000, 2383)],
-    "Walker2d-v5": [("CleanRL PPO (v4)", 1_000_000, 2288), ("SLM-Lab PPO (v5)", 10_000_000, 4379)],
-    "Ant-v5": [("SLM-Lab PPO (v5)", 10_000_000, 2138)],
-}
+    "HalfCheetah-v5": [(_ZOO, 1_000_000, 5819), (_CLEANRL, 1_000_000, 1443),
+                       (_TIANSHOU, 1_000_000, 5784), (_SLM, 10_000_000, 6241)],
+    "Hopper-v5": [(_TIANSHOU, 1_000_000, 2609), (_ZOO, 1_000_000, 2410),
+                  (_CLEANRL, 1_000_000, 2383), (_CLEANRL, 8_000_000, 2741)],
+    "Walker2d-v5": [(_TIANSHOU, 1_000_000, 3589), (_ZOO, 1_000_000, 3479),
+                    (_CLEANRL, 1_000_000, 2288), (_SLM, 10_000_000, 4379)],
+    "Ant-v5": [(_TIANSHOU, 1_000_000, 3258), (_ZOO, 1_000_000, 1327), (_SLM, 10_000_000, 2138)],
+    "Humanoid-v5": [(_TIANSHOU, 1_000_000, 787), (_CLEANRL, 1_000_000, 716),
+                    (_SLM, 10_000_000, 2661)],
+    "Swimmer-v5": [(_ZOO, 1_000_000, 282), (_SLM, 4_000_000, 282)],
+    "InvertedPendulum-v5": [("Tianshou (v2)", 1_000_000, 1000), (_CLEANRL, 1_000_000, 963)],
+    "InvertedDoublePendulum-v5": [("Tianshou (v2)", 1_000_000, 9231), (_SLM, 10_000_000, 8384)],
+    "Reacher-v5": [("Tianshou (v2)", 1_000_000, -4.1), (_CLEANRL, 8_000_000, -4.65)],
+    "Pusher-v5": [(_CLEANRL, 1_000_000, -40.4), (_CLEANRL, 8_000_000, -30.4)],
+    "HumanoidStandup-v5": [(_SLM, 4_000_000, 150105), (_CLEANRL, 8_000_000, 109326)],
+}  # fmt: skip
 
 
 def _spec(
-    env_id: str, cfg: PPOConfig, seeds: int, preset: str, chunk: int, physics: str
+    env_id: str, cfg: PPOConfig, seeds: int, seed: int, preset: str, chunk: int, physics: str
 ) -> run_dir.RunSpec:
     return run_dir.RunSpec(
         env=env_id,
         env_kwargs={"physics": resolve_physics(physics)},
         config=cfg,
         num_seeds=seeds,
-        seed=0,
+        seed=seed,
         name=f"returns-{preset}",
         chunk_updates=chunk,
         checkpoint_every=session.checkpoint_every(cfg.num_updates, chunk, None),
+        preset=preset,
     )
 
 
@@ -82,23 +95,25 @@ def run_env(
     root: Path,
     root_kept: bool = False,
     physics: str = "auto",
+    seed: int = 0,
 ) -> Iterator[dict]:
     """Trains ``seeds`` seeds to every budget; yields each budget's row as soon as it is scored.
 
     A preset whose updates do not depend on the budget (no learning-rate annealing: the budget
-    then changes only when the MJX evaluation runs, which draws no randomness from the run) has
-    one training run per env: the run to the smallest budget is finished and scored, then its
-    checkpoint is continued (``--resume``) in a run whose config has the next budget, and so on.
-    The state at each budget is that of a separate run to that budget, bit for bit (checked on
-    InvertedPendulum-v5, 4096 continued to 8192 steps against 8192 directly: equal parameters
-    and episode returns), at the cost of the largest budget alone. Annealing presets train one
-    run per budget.
+    then changes only when the program's evaluation runs, which draws no randomness from the
+    run) has one training run per env: the run to the smallest budget is finished and scored,
+    then its checkpoint is continued (``--resume``) in a run whose config has the next budget,
+    and so on. The state at each budget is that of a separate run to that budget, bit for bit
+    (checked on InvertedPendulum-v5, 4096 continued to 8192 steps against 8192 directly: equal
+    parameters and episode returns), at the cost of the largest budget alone. Annealing presets
+    train one run per budget.
 
     With ``root_kept`` (``--runs-dir``) the runs stay, and a second invocation with the same
     arguments does not start over: a budget already scored is read back, a run stopped part way
     (Ctrl-C, a machine's time limit) continues from its newest checkpoint, so a table too long for
     one sitting can be made in several. Its steps/s are then those of the last sitting.
     """
+    preset = "seed" if preset == "tuned" and env_id not in TUNED else resolve(preset, env_id)
     base = preset_config(preset)
     cfgs = [base.replace(total_timesteps=b).validate() for b in sorted(budgets)]
     shared = not base.anneal_lr
@@ -106,7 +121,7 @@ def run_env(
     prev, prev_budget = None, None
     for cfg in cfgs:
         chunk = common if shared else session.chunk_updates(cfg.num_updates)
-        spec = _spec(env_id, cfg, seeds, preset, chunk, physics)
+        spec = _spec(env_id, cfg, seeds, seed, preset, chunk, physics)
         path = _existing(root, spec) if root_kept else None
         if path is not None and (path / ROW_FILE).is_file():  # scored by an earlier invocation
             row = json.loads((path / ROW_FILE).read_text())
@@ -125,6 +140,7 @@ def run_env(
             if outcome.status != "finished":
                 raise SystemExit(f"{env_id} at {cfg.total_timesteps:,}: {outcome.status} ({path})")
             row = score(path, cfg, preset, seeds, episodes, outcome, time.perf_counter() - t0)
+            row["seed"] = seed
             row["continued_from"] = prev_budget if shared and prev is not None else None
             row["resumed_at_update"] = stopped_at
             row["run_dir"] = str(path) if root_kept else None
@@ -155,7 +171,7 @@ def score(
     outcome: session.Outcome,
     wall: float,
 ) -> dict:
-    """The run's final policies in Gymnasium (and its last MJX evaluation)."""
+    """The run's final policies in Gymnasium (and its last evaluation in the program)."""
     m = run_dir.read_metrics(path)
     evaluated = np.isfinite(m["eval_return"]).any(axis=0)  # the updates that evaluated
     n = cfg.eval_episodes
@@ -175,7 +191,7 @@ def score(
         "seeds": seeds,
         "gymnasium_mean": float(gym_means.mean()),
         "gymnasium_per_seed": gym_means.tolist(),
-        "mjx_per_seed": [e.mean for e in ests],
+        "eval_per_seed": [e.mean for e in ests],
         "verdict": report["verdict"],
         "first_train_return": float(train[0]),
         "first_train_steps": int(m["env_steps"][0, ended[0]]),
@@ -184,6 +200,8 @@ def score(
         "wall_s": wall,
         "curve_steps": m["env_steps"][0, evaluated].tolist(),
         "curve_eval": np.nanmean(m["eval_return"][:, evaluated], axis=0).tolist(),
+        "curve_eval_min": np.nanmin(m["eval_return"][:, evaluated], axis=0).tolist(),
+        "curve_eval_max": np.nanmax(m["eval_return"][:, evaluated], axis=0).tolist(),
     }
 
 
@@ -197,6 +215,11 @@ def _rate(steps_per_s: float | None) -> str:
     return "-" if steps_per_s is None else f"{steps_per_s:,.0f}"
 
 
+def _seeds(row: dict) -> str:
+    """How many seeds, and from which base seed (``PRNGKey(seed)`` split into them)."""
+    return f"{row['seeds']} (from {row.get('seed', 0)})"
+
+
 def markdown(rows: list[dict], device: str, command: str) -> str:
     """The results table, with the published figures beside each row."""
     lines = [
@@ -205,24 +228,28 @@ def markdown(rows: list[dict], device: str, command: str) -> str:
         f"`{command}`",
         "",
         "Score: mean over seeds of the final deterministic policy's return in Gymnasium's own task",
-        "(C MuJoCo), each seed over the stated episodes; min-max over seeds in brackets.",
+        "(C MuJoCo), each seed over the stated episodes; min-max over seeds in brackets, the",
+        "standard deviation over seeds, each seed's score. Seeds: how many, split from",
+        "PRNGKey(base seed) (a sweep's seeds are PRNGKey(0), PRNGKey(1), ...). Eval: the",
+        "program's own last evaluation (mean over seeds).",
         "Budgets of one env share one training run when the preset does not anneal its learning",
         "rate (the smaller budget's run is continued to the larger: the same states as separate",
         "runs); steps/s is the training throughput of all seeds together. Training episodes: the",
         "mean return of the stochastic policy's episodes in the first update where any ended (at",
         "the steps given) and in the last: what the run learned.",
         "",
-        "| env | budget | preset | seeds | Gymnasium return | MJX eval | cross-check | steps/s "
-        "| training episodes | published |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| env | budget | preset | seeds | Gymnasium return | std | per seed | eval | cross-check "
+        "| steps/s | training episodes | published |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         g = np.array(r["gymnasium_per_seed"])
         pub = "; ".join(f"{s} {v} at {b / 1e6:g}M" for s, b, v in PUBLISHED.get(r["env"], []))
         lines.append(
-            f"| {r['env']} | {r['budget']:,} | {r['preset']} | {r['seeds']} | "
-            f"{_num(g.mean())} [{_num(g.min())}, {_num(g.max())}] | "
-            f"{_num(np.mean(r['mjx_per_seed']))} | {r['verdict']} | {_rate(r['steps_per_s'])} | "
+            f"| {r['env']} | {r['budget']:,} | {r['preset']} | {_seeds(r)} | "
+            f"{_num(g.mean())} [{_num(g.min())}, {_num(g.max())}] | {_num(g.std())} | "
+            f"{', '.join(_num(x) for x in g)} | "
+            f"{_num(np.mean(r['eval_per_seed']))} | {r['verdict']} | {_rate(r['steps_per_s'])} | "
             f"{_num(r['first_train_return'])} at {r['first_train_steps']:,} -> "
             f"{_num(r['last_train_return'])} | {pub} |"
         )
@@ -230,7 +257,7 @@ def markdown(rows: list[dict], device: str, command: str) -> str:
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    """Evaluation return (MJX, mean over seeds) against steps, one panel per env."""
+    """Evaluation return in the program against steps (mean over seeds, min-max shaded)."""
     envs = sorted({r["env"] for r in rows})
     fig, axes = plt.subplots(1, len(envs), figsize=(4.5 * len(envs), 3.5), squeeze=False)
     for ax, env in zip(axes[0], envs, strict=True):
@@ -238,7 +265,10 @@ def plot(rows: list[dict], path: Path) -> None:
             if r["env"] == env:
                 x, y = np.array(r["curve_steps"]), np.array(r["curve_eval"])
                 ok = np.isfinite(y)
-                ax.plot(x[ok], y[ok], marker="o", ms=2, label=f"{r['budget']:,} steps")
+                (line,) = ax.plot(x[ok], y[ok], marker="o", ms=2, label=f"{r['budget']:,} steps")
+                if "curve_eval_min" in r:
+                    lo, hi = np.array(r["curve_eval_min"]), np.array(r["curve_eval_max"])
+                    ax.fill_between(x[ok], lo[ok], hi[ok], color=line.get_color(), alpha=0.2)
         for source, budget, value in PUBLISHED.get(env, []):
             if budget <= max(r["budget"] for r in rows if r["env"] == env):
                 ax.axhline(value, ls="--", lw=1, color="gray")
@@ -252,7 +282,7 @@ def plot(rows: list[dict], path: Path) -> None:
                 )
         ax.set_title(env)
         ax.set_xlabel("environment steps (per seed)")
-        ax.set_ylabel("evaluation return (MJX)")
+        ax.set_ylabel("evaluation return (in the program)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -262,11 +292,16 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--envs", nargs="*", default=list(PUBLISHED))
+    p.add_argument("--envs", nargs="*", default=list(PUBLISHED)[:4])
     p.add_argument("--budgets", nargs="*", type=int, default=[500_000, 1_000_000])
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--preset", default="seed")
-    p.add_argument("--episodes", type=int, default=10, help="Gymnasium episodes per seed")
+    p.add_argument(
+        "--preset", default="seed", help="a preset, or tuned: each env's own (seed where none)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="base seed: the runs' keys are split from it"
+    )
+    p.add_argument("--episodes", type=int, default=20, help="Gymnasium episodes per seed")
     p.add_argument("--physics", default="auto", choices=["auto", "c", "mjx"], help="v5 engine")
     p.add_argument("--quick", action="store_true", help="InvertedPendulum-v5, 4096+8192 (CI)")
     p.add_argument("--out-stem", type=Path, default=None)
@@ -295,6 +330,7 @@ def main() -> None:
                 root,
                 a.runs_dir is not None,
                 a.physics,
+                a.seed,
             ):
                 rows.append(r)
                 print(

@@ -1,44 +1,127 @@
-"""Named hyperparameter sets for ``purejaxppo train --preset NAME``.
+"""Named hyperparameter sets for ``purejaxppo train --preset NAME`` (and ``sweep``).
 
 A preset replaces the defaults of PPOConfig; flags given on the command line still override it.
+``--preset tuned`` picks the preset tuned for the env given (:data:`TUNED`); ``seed`` (the
+defaults themselves, the seed's hyperparameters) stays the default.
 
-- ``seed``: the defaults themselves (the seed's hyperparameters).
-- ``cleanrl``: the hyperparameters of CleanRL's ``ppo_continuous_action.py`` (separate 64x64 tanh
-  actor and critic, learning rate 3e-4 annealed, no entropy bonus, clipped value loss, initial
-  log std 0, 2048 transitions per update in minibatches of 64 for 10 epochs), for comparisons
-  with its published MuJoCo figures. One difference: 16 envs x 128 steps per rollout where
-  CleanRL steps 1 env for 2048.
-- ``hopper``: the seed's, with the policy's initial standard deviation 0.61 (``log_std_init``
-  -0.5, against -1), for Hopper-v5, 1M steps. Chosen by a sweep of ``entropy_coeff`` and
-  ``log_std_init`` (Hopper-v5, 409,600 steps, 3 seeds per point, scored in Gymnasium):
-  ``benchmarks/results/cpu/sweep_hopper_v5.md`` holds the command and the table.
+Every tuned preset was chosen by a sweep scored in Gymnasium's own task on seeds 0-2 of the
+sweep; its ``source`` is the results file, which starts with the command that made it.
+``benchmarks/returns.py`` reports each on fresh seeds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from typing import Any
 
 from purejaxppo.config import ConfigError, PPOConfig
 
-PRESETS: dict[str, dict[str, Any]] = {
-    "seed": {},
-    "cleanrl": {
-        "total_timesteps": 1_000_000,
-        "shared_network": False,
-        "anneal_lr": True,
-        "entropy_coeff": 0.0,
-        "clip_value": True,
-        "log_std_init": 0.0,
-    },
-    "hopper": {"total_timesteps": 1_000_000, "log_std_init": -0.5},
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A named set of PPOConfig values.
+
+    Attributes:
+        values: the fields it sets (the rest keep PPOConfig's defaults).
+        about: one line on what it is.
+        env: the task it was tuned for; ``--preset tuned`` picks it for that env.
+        source: the results file of the sweep that chose it (its first lines are the command).
+    """
+
+    values: dict[str, Any]
+    about: str
+    env: str | None = None
+    source: str | None = None
+
+
+_SWEEPS = "benchmarks/results/cpu"
+
+PRESETS: dict[str, Preset] = {
+    "seed": Preset({}, "the defaults: the seed's hyperparameters (made for HalfCheetah-v5)"),
+    "cleanrl": Preset(
+        {
+            "total_timesteps": 1_000_000,
+            "shared_network": False,
+            "anneal_lr": True,
+            "entropy_coeff": 0.0,
+            "clip_value": True,
+            "log_std_init": 0.0,
+        },
+        "CleanRL's ppo_continuous_action.py (separate 64x64 tanh actor and critic, learning rate "
+        "3e-4 annealed, no entropy bonus, clipped value loss, initial log std 0, 2048 transitions "
+        "per update in minibatches of 64 for 10 epochs), for comparisons with its published "
+        "figures; 16 envs x 128 steps per rollout where CleanRL steps 1 env for 2048",
+    ),
+    "gpu": Preset(
+        {
+            "total_timesteps": 20_971_520,
+            "num_envs": 2048,
+            "batch_size": 65_536,
+            "minibatch_size": 8192,
+            "n_epochs": 4,
+            "eval_every": 20,
+        },
+        "the shape for a GPU: 2048 envs x 32 steps per update, 8 minibatches, 4 epochs, 20M "
+        "steps (320 updates); the seed's hyperparameters otherwise. The shape is that of Brax's "
+        "and MuJoCo Playground's published MJX PPO settings (2048 envs, rollouts of 20-30 steps, "
+        "4-16 epochs) and of benchmarks/gpu_suite.py; it has not been tuned on a GPU here. The "
+        "command line's default on a GPU or TPU",
+    ),
+    "halfcheetah": Preset(
+        {"total_timesteps": 1_000_000, "gamma": 0.98, "log_std_init": -2.0},
+        "the seed's with gamma 0.98 and initial log std -2 (std 0.14), for HalfCheetah-v5 at 1M",
+        env="HalfCheetah-v5",
+        source=f"{_SWEEPS}/sweep_halfcheetah_v5.md",
+    ),
+    "hopper": Preset(
+        {"total_timesteps": 1_000_000, "log_std_init": -0.5},
+        "the seed's with initial log std -0.5 (std 0.61), for Hopper-v5 at 1M steps",
+        env="Hopper-v5",
+        source=f"{_SWEEPS}/sweep_hopper_v5.md",
+    ),
 }
 
+TUNED: dict[str, str] = {p.env: name for name, p in PRESETS.items() if p.env is not None}
+"""Env id -> the name of its tuned preset."""
 
-def preset_config(name: str) -> PPOConfig:
-    """PPOConfig with the preset's values; an unknown name lists the known ones."""
+
+def resolve(name: str, env_id: str | None) -> str:
+    """The preset a name means for ``env_id``: ``tuned`` becomes the env's own preset.
+
+    Raises:
+        ConfigError: an unknown name (with the close matches), or ``tuned`` for an env that has
+            no tuned preset (listing those that do).
+    """
+    if name == "tuned":
+        if env_id not in TUNED:
+            raise ConfigError(
+                f"--preset tuned: no tuned preset for {env_id}; tuned presets exist for "
+                f"{', '.join(sorted(TUNED))} (or give --preset seed)"
+            )
+        return TUNED[env_id]
     if name not in PRESETS:
-        close = difflib.get_close_matches(name, PRESETS, n=3, cutoff=0.4)
+        close = difflib.get_close_matches(name, [*PRESETS, "tuned"], n=3, cutoff=0.4)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ConfigError(f"unknown preset {name!r}.{hint} Presets: {', '.join(PRESETS)}")
-    return PPOConfig(**PRESETS[name])
+        raise ConfigError(f"unknown preset {name!r}.{hint} Presets: {', '.join(PRESETS)}, tuned")
+    return name
+
+
+def preset_config(name: str, env_id: str | None = None) -> PPOConfig:
+    """PPOConfig with the preset's values (``tuned``: the one tuned for ``env_id``)."""
+    return PPOConfig(**PRESETS[resolve(name, env_id)].values)
+
+
+def default_preset(backend: str) -> str:
+    """The command line's preset when none is given: ``seed`` on a CPU, ``gpu`` on a GPU or TPU."""
+    return "seed" if backend == "cpu" else "gpu"
+
+
+def describe() -> str:
+    """Every preset, a line each, for ``--help``."""
+    lines = []
+    for name, p in PRESETS.items():
+        where = f" [{p.env}; {p.source}]" if p.env else ""
+        lines.append(f"{name}: {p.about}{where}")
+    lines.append("tuned: the preset tuned for the env given")
+    return "\n".join(lines)

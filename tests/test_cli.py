@@ -51,6 +51,8 @@ def test_envs_lists_ids(capsys):
         (["--minibatch-size", "100"], "minibatch_size=100"),
         (["--learning-rate", "-1"], "learning_rate=-1.0 is outside"),
         (["--env", "brax/halfchetah"], "Did you mean: brax/halfcheetah"),
+        (["--env", "probe/action", "--preset", "tuned"], "no tuned preset for probe/action"),
+        (["--preset", "hoper"], "Did you mean hopper"),
     ],
 )
 def test_bad_input_fails_early_with_a_clear_message(args, message, tmp_path):
@@ -58,6 +60,24 @@ def test_bad_input_fails_early_with_a_clear_message(args, message, tmp_path):
         main(["train", "--runs-dir", str(tmp_path), *args])
     assert message in str(e.value)
     assert not any(tmp_path.iterdir())  # failed before a run directory was made
+
+
+def test_preset_tuned_is_the_env_own_and_flags_still_override(monkeypatch):
+    from purejaxppo.cli import commands
+    from purejaxppo.presets import preset_config
+
+    seen = []
+    monkeypatch.setattr(commands, "run_train", seen.append)
+    main(["train", "--env", "Hopper-v5", "--preset", "tuned", "--gamma", "0.98"])
+    main(["train", "--env=Hopper-v5", "--preset=seed"])
+    tuned, seed = seen
+    assert tuned.config == preset_config("hopper").replace(gamma=0.98)
+    assert seed.config == preset_config("seed") and seed.preset == "seed"
+    monkeypatch.setattr(commands.jax, "default_backend", lambda: "gpu")  # a GPU's default
+    main(["train"])
+    main(["train", "--preset", "seed"])
+    assert seen[2].config == preset_config("gpu") and seen[2].preset == "gpu"
+    assert seen[2].config.num_envs >= 1024 and seen[3].config == preset_config("seed")
 
 
 def test_python_dash_m_is_the_same_command():
@@ -78,17 +98,24 @@ def test_seeds_shard_across_devices():
     assert "ok (4, 2)" in done.stdout and "'seeds'" in done.stdout
 
 
-def test_sweep_trains_a_grid_in_one_program_and_scores_every_policy(tmp_path, capsys):
-    main(["sweep", "--env", "InvertedPendulum-v5", "--grid", "entropy_coeff=0.01,0", "--seeds",
-          "2", "--episodes", "2", "--out-dir", str(tmp_path), *TINY])  # fmt: skip
+def test_sweep_trains_a_grid_per_program_and_scores_every_policy(tmp_path, capsys):
+    main(["sweep", "--env", "InvertedPendulum-v5", "--grid", "entropy_coeff=0.01,0",
+          "n_epochs=1,2", "--seeds", "2", "--episodes", "2", "--out-dir", str(tmp_path),
+          *TINY])  # fmt: skip
     (folder,) = tmp_path.iterdir()
     result = json.loads((folder / "sweep.json").read_text())
-    assert [r["point"] for r in result["rows"]] == [{"entropy_coeff": 0.01}, {"entropy_coeff": 0.0}]
+    assert [r["point"] for r in result["rows"]] == [
+        {"entropy_coeff": e, "n_epochs": n} for e in (0.01, 0.0) for n in (1, 2)
+    ]
     assert all(len(r["gymnasium_per_seed"]) == 2 for r in result["rows"])
+    programs = result["meta"]["programs"]
+    assert [p["static"] for p in programs] == [{"n_epochs": "1"}, {"n_epochs": "2"}]
+    assert all(p["points"] == 2 for p in programs)
     assert result["meta"]["env_kwargs"] == {"physics": "c"}
     assert "Gymnasium return" in capsys.readouterr().out and (folder / "sweep.md").is_file()
-    with pytest.raises(SystemExit, match="static field"):
-        main(["sweep", "--grid", "num_envs=8,16", "--out-dir", str(tmp_path)])
+    with pytest.raises(SystemExit, match="not divisible by num_envs=7"):  # before compiling
+        main(["sweep", "--grid", "num_envs=8,7", "--out-dir", str(tmp_path / "bad")])
+    assert not (tmp_path / "bad").exists()
 
 
 def test_env_kwargs_are_checked_recorded_and_honoured(tmp_path, monkeypatch):

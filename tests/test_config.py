@@ -68,12 +68,30 @@ def test_stack_configs():
 
 
 def test_every_preset_is_a_valid_config_that_differs_only_where_it_says():
+    from pathlib import Path
+
     from purejaxppo.presets import PRESETS, preset_config
 
     default = PPOConfig()
-    for name, values in PRESETS.items():
+    for name, preset in PRESETS.items():
         cfg = preset_config(name).validate()
         for field in dataclasses.fields(PPOConfig):
-            want = values.get(field.name, getattr(default, field.name))
+            want = preset.values.get(field.name, getattr(default, field.name))
             assert getattr(cfg, field.name) == want, (name, field.name)
+        if preset.env is not None:  # a tuned preset names the sweep that chose it
+            source = Path(__file__).parents[1] / preset.source
+            assert source.is_file(), (name, preset.source)
+            assert "`uv run python benchmarks/sweep.py --env " + preset.env in source.read_text()
     assert preset_config("hopper").log_std_init == -0.5  # the value the sweep chose
+
+
+def test_tuned_picks_the_env_own_preset_and_names_what_exists():
+    from purejaxppo.presets import TUNED, preset_config, resolve
+
+    assert resolve("tuned", "Hopper-v5") == TUNED["Hopper-v5"] == "hopper"
+    assert preset_config("tuned", "Hopper-v5") == preset_config("hopper")
+    assert resolve("seed", "Hopper-v5") == "seed"
+    with pytest.raises(ConfigError, match="no tuned preset for brax/ant; tuned presets exist for"):
+        resolve("tuned", "brax/ant")
+    with pytest.raises(ConfigError, match="Did you mean tuned"):
+        resolve("tunde", "Hopper-v5")

@@ -20,9 +20,9 @@ import tyro
 
 import purejaxppo as pjp
 from purejaxppo.cli import plots, report
-from purejaxppo.cli.args import Envs, Eval, Plot, Render, Sweep, Train
+from purejaxppo.cli.args import DEFAULT_ENV, Envs, Eval, Plot, Render, Sweep, Train
 from purejaxppo.cli.progress import ProgressBar
-from purejaxppo.presets import PRESETS, preset_config
+from purejaxppo.presets import default_preset, describe, preset_config, resolve
 from purejaxppo.runs import run_dir, session
 from purejaxppo.runs.crosscheck import (
     Estimate,
@@ -60,9 +60,13 @@ def run_train(args: Train) -> session.Outcome:
             checkpoint_every=session.checkpoint_every(
                 cfg.num_updates, chunk, args.checkpoint_every
             ),
+            preset=resolve(args.preset or "seed", args.env.env),
         )
         path = run_dir.new_run_dir(args.runs_dir, spec)
-        print(f"purejaxppo: {spec.env} {spec.env_kwargs or ''} on {jax.devices()[0].device_kind}")
+        print(
+            f"purejaxppo: {spec.env} {spec.env_kwargs or ''} on {jax.devices()[0].device_kind}, "
+            f"preset {spec.preset}"
+        )
     cfg = spec.config
     print(
         f"  {cfg.num_updates} updates x {cfg.batch_size} steps ({cfg.num_envs} envs x "
@@ -156,7 +160,7 @@ def run_sweep(args: Sweep) -> dict:
     base = args.config.validate()
     grid = sweep.parse_grid(list(args.grid), base)
     if not grid:
-        raise pjp.ConfigError("--grid is empty: give NAME=V1,V2 for one or more float fields")
+        raise pjp.ConfigError("--grid is empty: give NAME=V1,V2 for one or more PPOConfig fields")
     if args.seeds < 1:
         raise pjp.ConfigError(f"seeds must be at least 1, got {args.seeds}")
     kwargs = args.env.kwargs()
@@ -178,14 +182,18 @@ def run_envs() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``purejaxppo`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    name = _flag(argv, "--preset")
+    if name is None and argv[:1] in (["train"], ["sweep"]) and "--resume" not in argv:
+        name = default_preset(jax.default_backend())  # the seed's on a CPU, gpu elsewhere
     try:
-        preset = preset_config(_preset_arg(argv) or "seed")
+        preset = preset_config(name or "seed", _flag(argv, "--env") or DEFAULT_ENV)
     except pjp.ConfigError as e:
         raise SystemExit(f"error: {e}") from None
+    train, sweep = Train(config=preset, preset=name), Sweep(config=preset, preset=name)
     command = tyro.cli(
         Union[  # noqa: UP007 (tyro reads the annotations)
-            Annotated[Train, tyro.conf.subcommand("train", default=Train(config=preset))],
-            Annotated[Sweep, tyro.conf.subcommand("sweep", default=Sweep(config=preset))],
+            Annotated[Train, tyro.conf.subcommand("train", default=train)],
+            Annotated[Sweep, tyro.conf.subcommand("sweep", default=sweep)],
             Annotated[Eval, tyro.conf.subcommand("eval")],
             Annotated[Plot, tyro.conf.subcommand("plot")],
             Annotated[Render, tyro.conf.subcommand("render")],
@@ -194,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
         prog="purejaxppo",
         args=argv,
         description="End-to-end jitted, vectorised PPO for MuJoCo in JAX. "
-        f"Presets: {', '.join(PRESETS)}.",
+        f"Presets (--preset NAME):\n{describe()}",
     )
     from purejaxppo.cli.render import RenderError
 
@@ -224,11 +232,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(130) from None
 
 
-def _preset_arg(argv: list[str]) -> str | None:
-    """The value of --preset in a train or sweep command line, if any."""
+def _flag(argv: list[str], flag: str) -> str | None:
+    """The value of ``flag`` (``--preset``, ``--env``) in a command line, if given."""
     for i, a in enumerate(argv):
-        if a == "--preset" and i + 1 < len(argv):
+        if a == flag and i + 1 < len(argv):
             return argv[i + 1]
-        if a.startswith("--preset="):
+        if a.startswith(flag + "="):
             return a.split("=", 1)[1]
     return None

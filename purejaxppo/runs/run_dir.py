@@ -53,6 +53,8 @@ class RunSpec:
     """Updates per call of the compiled program (a divisor of the run's updates)."""
     checkpoint_every: int
     """Updates between checkpoints (a multiple of ``chunk_updates``); also one at the end."""
+    preset: str | None = None
+    """The preset the config started from (recorded; the config is what runs)."""
 
     def to_json(self) -> dict:
         """The spec plus the versions and device this process runs with."""
@@ -64,6 +66,7 @@ class RunSpec:
             "name": self.name,
             "chunk_updates": self.chunk_updates,
             "checkpoint_every": self.checkpoint_every,
+            "preset": self.preset,
             "config": self.config.to_dict(),
             "versions": versions(),
             "device": f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}",
@@ -83,6 +86,7 @@ class RunSpec:
             name=d["name"],
             chunk_updates=int(d["chunk_updates"]),
             checkpoint_every=int(d["checkpoint_every"]),
+            preset=d.get("preset"),
         )
 
 
