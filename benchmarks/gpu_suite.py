@@ -8,9 +8,11 @@ limit still returns what it measured. The stages, in order of what matters most:
    size (the cached one in a fresh process, with the cache the cold one filled);
 2. ``speed``: raw env steps/s and trainer steps/s (and trainer / raw) for HalfCheetah-v5 and
    Ant-v5 at 2048 and 8192 envs, on each engine available there (MJX; the C engine on a CPU);
-3. ``seeds``: one seed against 64 vmapped seeds: wall time and steps/s of all seeds together;
-4. ``brax``: Brax's ``ppo.train`` on the same env and batch shape, right after ours;
-5. ``train``: a short HalfCheetah-v5 run to a fixed step count, its Gymnasium cross-check and
+3. ``loops``: MJX's raw env steps/s with each form of its solver loops (``solver_loops``:
+   auto, early_exit, fixed; the same values) at a small and a large batch;
+4. ``seeds``: one seed against 64 vmapped seeds: wall time and steps/s of all seeds together;
+5. ``brax``: Brax's ``ppo.train`` on the same env and batch shape, right after ours;
+6. ``train``: a short HalfCheetah-v5 run to a fixed step count, its Gymnasium cross-check and
    wall time.
 
     uv run python benchmarks/gpu_suite.py                 # on a GPU machine
@@ -41,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import common
 
 ROOT = Path(__file__).parent.parent
-STAGES = ("device", "speed", "seeds", "brax", "train")
+STAGES = ("device", "speed", "loops", "seeds", "brax", "train")
 
 
 def gpu_config(num_envs: int, **overrides) -> pjp.PPOConfig:
@@ -152,6 +154,42 @@ def stage_speed(a: argparse.Namespace) -> dict:
     return {"rows": rows, "markdown": md}
 
 
+def stage_loops(a: argparse.Namespace) -> dict:
+    """MJX's raw env steps/s per form of its solver loops, task and batch size."""
+    rows = []
+    for env_id in a.envs:
+        for n in a.loop_envs:
+            for loops in ("auto", "early_exit", "fixed"):
+                env = pjp.envs.make(env_id, physics="mjx", solver_loops=loops)
+                fn, compile_s = common.compiled(
+                    common.raw_env_fn(env, n, 32, a.updates, uniform=True), jax.random.PRNGKey(0)
+                )
+                common.run_seconds(fn, jax.random.PRNGKey(0))
+                sps = a.updates * 32 * n / common.run_seconds(fn, jax.random.PRNGKey(1))
+                rows.append({"env": env_id, "num_envs": n, "solver_loops": loops,
+                             "steps_per_s": sps, "compile_s": compile_s})  # fmt: skip
+                print(f"  {env_id} x{n} {loops}: {sps:,.0f} steps/s", flush=True)
+    md = (
+        f"MJX raw env steps/s (uniform random actions through the training stack, {a.updates} x "
+        "32 steps per env), compile excluded, per form of the solver's loops (the same values): "
+        "auto = early exit on a CPU, a fixed-length line search elsewhere; early_exit = while "
+        "loops; fixed = fixed-length line search and Newton loop.\n\n"
+        "| env | envs | auto | early_exit | fixed |\n|---|---|---|---|---|\n"
+        + "\n".join(
+            f"| {env_id} | {n} | "
+            + " | ".join(
+                f"{r['steps_per_s']:,.0f}"
+                for r in rows
+                if r["env"] == env_id and r["num_envs"] == n
+            )
+            + " |"
+            for env_id in a.envs
+            for n in a.loop_envs
+        )
+    )
+    return {"rows": rows, "markdown": md}
+
+
 def stage_seeds(a: argparse.Namespace) -> dict:
     """One seed against ``--seeds`` vmapped seeds, each of ``--seed-envs`` envs."""
     env = pjp.envs.make(a.envs[0], physics=a.physics)
@@ -233,6 +271,7 @@ def main() -> None:
     p.add_argument("--num-envs", nargs="+", type=int, default=[2048, 8192])
     p.add_argument("--physics", default="auto", choices=["auto", "c", "mjx"])
     p.add_argument("--updates", type=int, default=3, help="updates per timing")
+    p.add_argument("--loop-envs", nargs="+", type=int, default=[64, 4096], help="loops stage")
     p.add_argument("--seeds", type=int, default=64)
     p.add_argument("--seed-envs", type=int, default=256, help="envs per seed in the seeds stage")
     p.add_argument("--train-steps", type=int, default=5_000_000)
@@ -248,11 +287,12 @@ def main() -> None:
         p.error(f"unknown stages {sorted(unknown)}: choose from {', '.join(STAGES)}")
     if a.quick:
         a.envs, a.num_envs, a.updates, a.seeds, a.seed_envs = ["InvertedPendulum-v5"], [8], 1, 2, 8
+        a.loop_envs = [4]
         a.train_steps, a.episodes = 2048, 2
     sys.stdout.reconfigure(line_buffering=True)
     pjp.enable_compilation_cache()
     stem = a.out_stem or common.results_dir() / "gpu_suite"
-    run = {"device": stage_device, "speed": stage_speed, "seeds": stage_seeds,
+    run = {"device": stage_device, "speed": stage_speed, "loops": stage_loops, "seeds": stage_seeds,
            "brax": stage_brax, "train": stage_train}  # fmt: skip
     for stage in a.stages:
         print(f"{stage}:", flush=True)

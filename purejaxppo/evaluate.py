@@ -13,8 +13,19 @@ from purejaxppo.types import Array
 PolicyFn = Callable[[Array], Array]  # obs [B, obs] -> action [B, act]
 
 
-def evaluate(env: Env, policy_fn: PolicyFn, key: Array, num_episodes: int) -> tuple[Array, Array]:
+LOOPS = ("auto", "while", "scan")
+
+
+def evaluate(
+    env: Env, policy_fn: PolicyFn, key: Array, num_episodes: int, loop: str = "auto"
+) -> tuple[Array, Array]:
     """Runs ``num_episodes`` episodes in parallel until each has ended (terminated or truncated).
+
+    Two forms, the same values: ``while`` steps until every episode has ended (a ``while_loop``:
+    on a CPU it stops early); ``scan`` steps ``env.episode_length`` times, ended episodes
+    masked (a known trip count: on a GPU, no copy of the loop's predicate to the host at every
+    step, which would stall the device). ``auto`` is ``while`` in a program for the CPU,
+    ``scan`` for any other platform.
 
     Args:
         env: batched env without auto-reset, with a time limit
@@ -22,10 +33,13 @@ def evaluate(env: Env, policy_fn: PolicyFn, key: Array, num_episodes: int) -> tu
         policy_fn: deterministic policy ``obs [B, obs] -> action [B, act]``.
         key: PRNG key for the initial states.
         num_episodes: episodes ``B``.
+        loop: ``"auto"``, ``"while"`` or ``"scan"``.
 
     Returns:
         ``(returns [B], lengths [B])``: the undiscounted return and the length of each episode.
     """
+    if loop not in LOOPS:
+        raise ValueError(f"loop={loop!r}: choose one of {', '.join(LOOPS)}")
     state = env.reset(jax.random.split(key, num_episodes))
     zeros = jnp.zeros(num_episodes, jnp.float32)
 
@@ -36,13 +50,22 @@ def evaluate(env: Env, policy_fn: PolicyFn, key: Array, num_episodes: int) -> tu
     def body(carry):
         state, returns, lengths, alive = carry
         state = env.step(state, policy_fn(state.obs))
-        returns = returns + state.reward * alive
+        returns = returns + jnp.where(alive > 0, state.reward, 0.0)  # an ended env may run on
         lengths = lengths + alive
         alive = alive * (1.0 - state.done)
         return state, returns, lengths, alive
 
-    # The time limit ends every episode, so the loop is bounded by the episode length.
-    _, returns, lengths, _ = jax.lax.while_loop(
-        cond, body, (state, zeros, zeros, jnp.ones(num_episodes, jnp.float32))
-    )
+    def until_all_ended(carry):
+        # The time limit ends every episode, so the loop is bounded by the episode length.
+        return jax.lax.while_loop(cond, body, carry)
+
+    def episode_length_steps(carry):
+        return jax.lax.scan(lambda c, _: (body(c), None), carry, None, env.episode_length)[0]
+
+    carry = (state, zeros, zeros, jnp.ones(num_episodes, jnp.float32))
+    if loop == "auto":
+        out = jax.lax.platform_dependent(carry, cpu=until_all_ended, default=episode_length_steps)
+    else:
+        out = (until_all_ended if loop == "while" else episode_length_steps)(carry)
+    _, returns, lengths, _ = out
     return returns, lengths

@@ -1,6 +1,24 @@
 """What several test modules share."""
 
+import re
+
 import purejaxppo as pjp
+
+
+def while_loops(text: str) -> tuple[int, int]:
+    """(fixed-length, data-dependent) ``stablehlo.while`` loops of a lowered module's text.
+
+    A loop is fixed-length when its condition only compares a counter with a constant (a
+    ``scan``'s); any other condition depends on the data (a ``while_loop``'s).
+    """
+    fixed = dynamic = 0
+    for cond in re.findall(r"stablehlo\.while.*?\n\s*cond \{\n(.*?)\n\s*\} do \{", text, re.S):
+        ops = [line.split("=", 1)[-1].split()[0] for line in cond.splitlines() if line.strip()]
+        if set(ops) <= {"stablehlo.constant", "stablehlo.compare", "stablehlo.return"}:
+            fixed += 1
+        else:
+            dynamic += 1
+    return fixed, dynamic
 
 
 def tiny_config(**overrides) -> pjp.PPOConfig:

@@ -10,6 +10,7 @@ import pytest
 from mujoco import mjx
 
 from purejaxppo.envs.mjx.fixes import c_plane_capsule_frames
+from tests.helpers import while_loops
 
 pytestmark = pytest.mark.parity
 
@@ -95,11 +96,12 @@ def test_tree_level_barriers_change_no_value():
         np.testing.assert_allclose(getattr(fixed, name), getattr(stock, name), atol=1e-6)
 
 
-def test_line_search_while_loop_equals_mjx_scan_under_vmap():
-    """Batched searches that stop after different numbers of steps give MJX's scan's results."""
+def test_solver_loop_forms_give_the_same_values_under_vmap():
+    """Batched loops that stop after different numbers of steps: early exit, MJX's scan and the
+    fixed-length form of a while loop all give the while loop's results."""
     from mujoco.mjx._src import solver
 
-    from purejaxppo.envs.mjx.speed import while_loop_line_search, while_loop_with_limit
+    from purejaxppo.envs.mjx import speed
 
     def cond(v):  # run while below the target: 0, 3, 7, and 40 (past the limit) steps
         return v[0] < v[1]
@@ -109,17 +111,47 @@ def test_line_search_while_loop_equals_mjx_scan_under_vmap():
 
     init = (jnp.zeros(4), jnp.array([0.0, 3.0, 7.0, 40.0]), jnp.ones(4))
     for limit in (10, 50):
-        ours = jax.jit(jax.vmap(lambda v, n=limit: while_loop_with_limit(cond, body, v, n)))(init)
-        stock = jax.jit(jax.vmap(lambda v, n=limit: solver._while_loop_scan(cond, body, v, n)))(
-            init
-        )
-        for a, b in zip(ours, stock, strict=True):
-            np.testing.assert_array_equal(a, b)
-        np.testing.assert_array_equal(ours[0], np.minimum([0.0, 3.0, 7.0, 40.0], limit))
-    before = solver._while_loop_scan
-    with while_loop_line_search():
-        assert solver._while_loop_scan is while_loop_with_limit
-    assert solver._while_loop_scan is before
+        forms = [speed.while_loop_with_limit, solver._while_loop_scan, speed.fixed_while_loop]
+        outs = [jax.jit(jax.vmap(lambda v, f=f, n=limit: f(cond, body, v, n)))(init) for f in forms]
+        for out in outs[1:]:
+            for a, b in zip(outs[0], out, strict=True):
+                np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(outs[0][0], np.minimum([0.0, 3.0, 7.0, 40.0], limit))
+    plain = jax.jit(jax.vmap(lambda v: jax.lax.while_loop(cond, body, v)))(init)
+    fixed = jax.jit(jax.vmap(lambda v: speed.fixed_while_loop(cond, body, v, 40)))(init)
+    for a, b in zip(plain, fixed, strict=True):
+        np.testing.assert_array_equal(a, b)
+    before = solver._while_loop_scan, solver.solve
+    with speed.solver_loops("fixed"):
+        assert solver.solve is not before[1]
+    with speed.solver_loops("early_exit"):
+        assert solver._while_loop_scan is not before[0] and solver.solve is before[1]
+    assert (solver._while_loop_scan, solver.solve) == before
+    with pytest.raises(ValueError, match="choose one of auto, early_exit, fixed"):
+        with speed.solver_loops("fast"):
+            pass
+
+
+def test_each_change_is_chosen_by_the_platform_lowered_for():
+    """Hopper-v5's batched MJX step lowered for CUDA and for the CPU, on this CPU: the CPU
+    program gets the CPU changes (LAPACK unbatched, the solver env by env, an early-exit line
+    search); the CUDA program MJX's own solver and a line search of known trip count, and with
+    solver_loops="fixed" no loop whose trip count depends on the data."""
+    import purejaxppo as pjp
+
+    def lowered(platform: str, loops: str) -> str:
+        env = pjp.envs.make("Hopper-v5", physics="mjx", solver_loops=loops)
+        state = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), 4))
+        action = jnp.zeros((4, env.action_size))
+        exported = jax.export.export(jax.jit(jax.vmap(env.step)), platforms=[platform])
+        return exported(state, action).mlir_module()
+
+    cpu, cuda = lowered("cpu", "auto"), lowered("cuda", "auto")
+    assert "lapack_" in cpu and "lapack_" not in cuda and "cusolver" in cuda
+    assert while_loops(cpu)[1] > while_loops(cuda)[1] >= 1  # CUDA: only the Newton loops
+    cuda_fixed, cuda_early = lowered("cuda", "fixed"), lowered("cuda", "early_exit")
+    assert while_loops(cuda_fixed)[1] == 0 and while_loops(cuda_fixed)[0] > 0
+    assert while_loops(cuda_early)[1] > while_loops(cuda)[1]
 
 
 RK4_XML = """

@@ -8,6 +8,7 @@ import pytest
 import purejaxppo as pjp
 from purejaxppo.envs import probes
 from purejaxppo.rollout import EpisodeTracker, collect_rollout
+from tests.helpers import while_loops
 
 pytestmark = pytest.mark.unit
 
@@ -46,3 +47,37 @@ def test_evaluate_runs_each_episode_to_its_end(maybe_jit):
     )
     np.testing.assert_allclose(lengths, 1.0)
     np.testing.assert_allclose(returns, 0.0, atol=1e-7)
+
+
+class RandomEnd(probes.TruncationProbe):
+    """Reward 1 per step; each step ends the episode with probability 0.3."""
+
+    def step(self, state, action):
+        nxt = super().step(state, action)
+        return nxt.replace(terminated=jax.random.bernoulli(state.rng, 0.3).astype(jnp.float32))
+
+
+def test_evaluate_forms_agree_and_a_gpu_program_has_no_data_dependent_loop():
+    """``while`` (early exit) and ``scan`` (episode-length steps, ended episodes masked) give the
+    same returns and lengths; ``auto`` lowers to the while loop for the CPU, the scan for CUDA."""
+    env = pjp.envs.wrap_for_eval(RandomEnd(episode_length=9))
+
+    def run(key, loop):
+        return pjp.evaluate(env, lambda o: jnp.zeros((o.shape[0], 1)), key, 8, loop)
+
+    key = jax.random.PRNGKey(3)
+    (r_while, l_while), (r_scan, l_scan) = (jax.jit(run, static_argnums=1)(key, f)
+                                            for f in ("while", "scan"))  # fmt: skip
+    np.testing.assert_array_equal(r_while, r_scan)
+    np.testing.assert_array_equal(l_while, l_scan)
+    np.testing.assert_array_equal(r_while, l_while)  # reward 1 per step of the episode
+    assert len(set(np.asarray(l_while).tolist())) > 2  # episodes of different lengths
+    with pytest.raises(ValueError, match="choose one of auto, while, scan"):
+        run(key, "for")
+
+    def lowered(platform: str) -> str:
+        jitted = jax.jit(lambda k: run(k, "auto"))
+        return jax.export.export(jitted, platforms=[platform])(key).mlir_module()
+
+    assert while_loops(lowered("cpu"))[1] == 1
+    assert while_loops(lowered("cuda")) == (1, 0)

@@ -17,7 +17,9 @@ from purejaxppo.runs import checkpoint
 from purejaxppo.runs.run_dir import RunDirError, RunSpec, read_spec
 from purejaxppo.train import Policy, make_network, make_policy_fn
 
-OUR_KWARGS = ("physics", "threads", "solver_iterations", "ls_iterations", "backend")
+OUR_KWARGS = (
+    "physics", "threads", "solver_iterations", "ls_iterations", "solver_loops", "backend",
+)  # fmt: skip
 """Constructor keywords of purejaxppo's own (the engine), which Gymnasium's tasks do not take."""
 
 

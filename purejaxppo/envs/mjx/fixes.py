@@ -71,7 +71,11 @@ def c_plane_capsule_frames() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def patched() -> Iterator[None]:
-    """All the changes (physics and speed), for tracing our environments' physics."""
-    with c_plane_capsule_frames(), c_rk4(), mjx_speed.all_speedups():
+def patched(solver_loops: str = "auto") -> Iterator[None]:
+    """All the changes (physics and speed), for tracing our environments' physics.
+
+    Args:
+        solver_loops: the constraint solver's loops (:data:`mjx_speed.SOLVER_LOOPS`).
+    """
+    with c_plane_capsule_frames(), c_rk4(), mjx_speed.all_speedups(solver_loops):
         yield

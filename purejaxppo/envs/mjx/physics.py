@@ -21,12 +21,17 @@ class MjxPhysics:
         mj_model: the task's model (with the settings MJX needs already applied).
         frame_skip: ``mjx.step`` calls per env step.
         rne: end each env step with ``rne_postconstraint`` (``cfrc_ext``), as Gymnasium does.
+        solver_loops: the constraint solver's loops, early exit or fixed length
+            (:data:`purejaxppo.envs.mjx.speed.SOLVER_LOOPS`; the same values).
     """
 
     name = "mjx"
 
-    def __init__(self, mj_model: mujoco.MjModel, frame_skip: int, rne: bool):
+    def __init__(
+        self, mj_model: mujoco.MjModel, frame_skip: int, rne: bool, solver_loops: str = "auto"
+    ):
         self.mj_model = mj_model
+        self.solver_loops = solver_loops
         self.model = mjx.put_model(mj_model)
         self.frame_skip = int(frame_skip)
         self.rne = rne
@@ -42,7 +47,7 @@ class MjxPhysics:
         data = mjx.make_data(self.model).replace(
             qpos=qpos.astype(self.dtype), qvel=qvel.astype(self.dtype)
         )
-        with fixes.patched():
+        with fixes.patched(self.solver_loops):
             data = mjx.forward(self.model, data)
         # MJX writes normalised quaternions back into qpos; C keeps the sampled values, which
         # Gymnasium's reset observation shows (and C normalises them when integrating anyway).
@@ -51,7 +56,7 @@ class MjxPhysics:
     def step(self, data: mjx.Data, action: Array) -> mjx.Data:
         """``frame_skip`` physics steps with ``ctrl = action`` (what ``do_simulation`` does)."""
         data = data.replace(ctrl=action.astype(data.ctrl.dtype))
-        with fixes.patched():
+        with fixes.patched(self.solver_loops):
             data = jax.lax.fori_loop(0, self.frame_skip, lambda _, d: mjx.step(self.model, d), data)
             if self.rne:
                 data = mjx.rne_postconstraint(self.model, data)

@@ -11,22 +11,33 @@ the work grows about fourfold per level (Pusher-v5's 10-deep arm). :func:`tree_l
 puts each level's result behind ``jax.lax.optimization_barrier``, which stops fusion across
 levels and changes no value.
 
-**The line search as a while loop.** MJX's constraint solver runs its line search through
-``solver._while_loop_scan``: a ``scan`` of ``ls_iterations`` steps (50 in Gymnasium's XMLs),
-each a ``lax.cond`` that does nothing once the search has converged (a scan can be
-differentiated in reverse mode; we never differentiate through the physics). Under ``vmap``
-the ``cond`` becomes a ``select`` that evaluates the line-search step in every iteration for
-every env, although the searches converge in a few. :func:`while_loop_line_search` runs the
-same iterations in a ``lax.while_loop`` that stops when every search in the batch has converged
-(or at ``ls_iterations``).
+**Which device a change is for.** A change made for a CPU is chosen by the platform the program
+is lowered for (``jax.lax.platform_dependent``), not by the host's default backend: a program
+compiled for a GPU or TPU gets MJX's own computation there, whatever machine traced it.
+
+**The solver's loops: early exit or fixed length** (:func:`solver_loops`). MJX's constraint
+solver runs its line search through ``solver._while_loop_scan``: a ``scan`` of ``ls_iterations``
+steps (50 in Gymnasium's XMLs), each a ``lax.cond`` that does nothing once the search has
+converged. Under ``vmap`` the ``cond`` becomes a ``select`` that evaluates the line-search step
+in every iteration for every env, although the searches converge in a few;
+:func:`while_loop_with_limit` runs the same iterations in a ``lax.while_loop`` that stops when
+every search in the batch has converged (or at ``ls_iterations``). On a CPU that is much
+faster. On a GPU, a ``while_loop`` whose trip count is not known copies its predicate to the host
+every iteration (XLA's GPU while loop outside CUDA graphs), while a ``scan`` has a known trip
+count and no such copy; so ``"auto"`` exits early on the CPU and keeps the fixed-length scan
+elsewhere. The Newton iterations (at most ``iterations``, 100 in Gymnasium's XMLs, usually a
+few) are a ``while_loop`` in MJX; ``"fixed"`` also runs them as a fixed-length ``scan`` that
+stops changing the state once converged (the same values; every iteration's work is done, so it
+pays only where the round trips cost more than that work), and ``"early_exit"`` uses while
+loops for both, everywhere. A GPU run can time both.
 
 **The constraint solver one env at a time, on a CPU.** A ``vmap``-ed solver is a batched
 ``while_loop``: every env runs as many Newton iterations (and line-search steps) as the
 slowest env of the batch, on selects, so the cost per env grows with the batch. On a CPU, vector
 lanes gain little on the solver's small matrices, so :func:`sequential_solver_on_cpu` gives
 ``solver.solve`` a batching rule (``jax.custom_batching.custom_vmap``) that runs it with
-``lax.map``, each env to its own convergence; the rest of the step stays vectorised. On GPUs and
-TPUs the solver stays vmapped.
+``lax.map``, each env to its own convergence; the rest of the step stays vectorised. In a program
+for a GPU or TPU the solver stays vmapped.
 
 **Cholesky one matrix at a time, on a CPU.** MJX factors the mass matrix in every ``forward``
 (``smooth.factor_m``, ``jax.scipy.linalg.cho_factor``, then ``cho_solve``) and the Newton
@@ -94,15 +105,71 @@ def while_loop_with_limit(
     return jax.lax.while_loop(cond, body, (init_val, jnp.zeros((), jnp.int32)))[0]
 
 
+def fixed_while_loop(
+    cond_fun: Callable[[T], Array], body_fun: Callable[[T], T], init_val: T, max_iter: int
+) -> T:
+    """``lax.while_loop(cond_fun, body_fun, init_val)`` as a ``scan`` of ``max_iter`` steps.
+
+    The same result when the while loop stops within ``max_iter`` iterations, with a trip count
+    known to the compiler. Each step applies ``body_fun`` where ``cond_fun`` still holds and
+    keeps the value where it does not (a select: the same values as the while loop).
+    """
+
+    def step(val: T, _: None) -> tuple[T, None]:
+        go = cond_fun(val)
+        nxt = body_fun(val)
+        return jax.tree.map(lambda a, b: jnp.where(go, a, b), nxt, val), None
+
+    return jax.lax.scan(step, init_val, None, length=max_iter)[0]
+
+
+def on_cpu(cpu: Callable[..., T], other: Callable[..., T]) -> Callable[..., T]:
+    """``cpu(*args)`` in a program lowered for the CPU, ``other(*args)`` for any other platform."""
+
+    def either(*args: object) -> T:
+        return jax.lax.platform_dependent(*args, cpu=cpu, default=other)
+
+    return either
+
+
+SOLVER_LOOPS = ("auto", "early_exit", "fixed")
+"""``auto``: early exit on the CPU, MJX's fixed-length line search elsewhere (Newton iterations
+a while loop); ``early_exit``: while loops everywhere; ``fixed``: fixed-length loops everywhere."""
+
+
 @contextlib.contextmanager
-def while_loop_line_search() -> Iterator[None]:
-    """While active, MJX's solver line search stops when converged instead of scanning 50 steps."""
-    original = solver._while_loop_scan
-    solver._while_loop_scan = while_loop_with_limit
+def solver_loops(mode: str = "auto") -> Iterator[None]:
+    """While active, MJX's solver loops are those ``mode`` names (:data:`SOLVER_LOOPS`)."""
+    if mode not in SOLVER_LOOPS:
+        raise ValueError(f"solver_loops={mode!r}: choose one of {', '.join(SOLVER_LOOPS)}")
+    scan_original, solve_original = solver._while_loop_scan, solver.solve
+
+    def line_search(cond_fun, body_fun, init_val, max_iter):
+        early = functools.partial(while_loop_with_limit, cond_fun, body_fun, max_iter=max_iter)
+        fixed = functools.partial(scan_original, cond_fun, body_fun, max_iter=max_iter)
+        if mode == "auto":
+            return on_cpu(early, fixed)(init_val)
+        return (early if mode == "early_exit" else fixed)(init_val)
+
+    def solve_fixed(m, d):
+        while_loop = jax.lax.while_loop
+
+        def bounded(cond_fun, body_fun, init_val):
+            return fixed_while_loop(cond_fun, body_fun, init_val, int(m.opt.iterations))
+
+        jax.lax.while_loop = bounded  # MJX's Newton loop, the solver's only while_loop
+        try:
+            return solve_original(m, d)
+        finally:
+            jax.lax.while_loop = while_loop
+
+    solver._while_loop_scan = line_search
+    if mode == "fixed":
+        solver.solve = solve_fixed
     try:
         yield
     finally:
-        solver._while_loop_scan = original
+        solver._while_loop_scan, solver.solve = scan_original, solve_original
 
 
 def _sequential_solve(original: Callable) -> Callable:
@@ -139,12 +206,13 @@ def vmapped_solver() -> Iterator[None]:
 
 @contextlib.contextmanager
 def sequential_solver_on_cpu() -> Iterator[None]:
-    """While active (and the default backend is a CPU), a vmapped solver runs env by env."""
-    if jax.default_backend() != "cpu" or not _SEQUENTIAL[0]:
+    """While active, a vmapped solver runs env by env in a program for the CPU."""
+    if not _SEQUENTIAL[0]:
         yield
         return
     original = solver.solve
-    solver.solve = _sequential_solve(original)
+    sequential = _sequential_solve(original)
+    solver.solve = lambda m, d: on_cpu(lambda d: sequential(m, d), lambda d: original(m, d))(d)
     try:
         yield
     finally:
@@ -204,13 +272,26 @@ def batched_cholesky() -> Iterator[None]:
 
 @contextlib.contextmanager
 def unbatched_cholesky_on_cpu() -> Iterator[None]:
-    """While active (and the default backend is a CPU), no LAPACK Cholesky call is batched."""
-    if jax.default_backend() != "cpu" or not _UNBATCHED[0]:
+    """While active, no LAPACK Cholesky call is batched in a program for the CPU."""
+    if not _UNBATCHED[0]:
         yield
         return
     linalg = jax.scipy.linalg
     originals = linalg.cho_factor, linalg.cho_solve
-    linalg.cho_factor, linalg.cho_solve = cho_factor, cho_solve  # type: ignore[assignment]
+
+    def factor(a: Array, lower: bool = False, **_: object) -> tuple[Array, bool]:
+        def theirs(a: Array) -> Array:
+            return originals[0](a, lower=lower)[0]
+
+        return on_cpu(lambda a: cho_factor(a, lower)[0], theirs)(a), lower
+
+    def solve(c_and_lower: tuple[Array, bool], b: Array, **_: object) -> Array:
+        c, lower = c_and_lower
+        return on_cpu(
+            lambda c, b: cho_solve((c, lower), b), lambda c, b: originals[1]((c, lower), b)
+        )(c, b)
+
+    linalg.cho_factor, linalg.cho_solve = factor, solve  # type: ignore[assignment]
     try:
         yield
     finally:
@@ -218,11 +299,11 @@ def unbatched_cholesky_on_cpu() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def all_speedups() -> Iterator[None]:
-    """All the changes above."""
+def all_speedups(loops: str = "auto") -> Iterator[None]:
+    """All the changes above, the solver's loops as ``loops`` names (:data:`SOLVER_LOOPS`)."""
     with (
         tree_level_barriers(),
-        while_loop_line_search(),
+        solver_loops(loops),
         sequential_solver_on_cpu(),
         unbatched_cholesky_on_cpu(),
     ):

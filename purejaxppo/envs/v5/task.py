@@ -35,6 +35,7 @@ import mujoco
 from purejaxppo.envs import c as c_engine
 from purejaxppo.envs import mjx as mjx_engine
 from purejaxppo.envs.base import Env, EnvError, State
+from purejaxppo.envs.mjx.speed import SOLVER_LOOPS
 from purejaxppo.types import Array
 
 PHYSICS = ("auto", "c", "mjx")
@@ -122,6 +123,9 @@ class V5Task(Env):
             count gives the same values.
         solver_iterations: cap on MJX's constraint-solver iterations (None: the XML's).
         ls_iterations: cap on MJX's line-search iterations (None: the XML's).
+        solver_loops: MJX's solver loops: ``"auto"`` (early exit in a program for the CPU,
+            a fixed-length line search for a GPU or TPU), ``"early_exit"`` or ``"fixed"``; the
+            same values (see :mod:`purejaxppo.envs.mjx.speed`).
 
     Raises:
         EnvError: a bad engine name or setting, or a setting the engine does not have.
@@ -142,6 +146,7 @@ class V5Task(Env):
         threads: int | None = None,
         solver_iterations: int | None = None,
         ls_iterations: int | None = None,
+        solver_loops: str | None = None,
     ):
         self.physics = resolve_physics(physics)
         self.mj_model = load_model(self.xml_file)
@@ -156,13 +161,17 @@ class V5Task(Env):
                     if int(value) < 1:
                         raise EnvError(f"{name} must be a positive integer, got {value}")
                     setattr(self.mj_model.opt, name, int(value))
+            loops = solver_loops or "auto"
+            if loops not in SOLVER_LOOPS:
+                raise EnvError(f"solver_loops={loops!r}: choose one of {', '.join(SOLVER_LOOPS)}")
             rne = "cfrc_ext" in self.data_fields
-            self.engine: Any = mjx_engine.MjxPhysics(self.mj_model, self.frame_skip, rne)
+            self.engine: Any = mjx_engine.MjxPhysics(self.mj_model, self.frame_skip, rne, loops)
         else:
-            if any(v is not None for v in caps.values()):
+            if any(v is not None for v in caps.values()) or solver_loops is not None:
                 raise EnvError(
-                    "solver_iterations and ls_iterations cap MJX's solver (physics='mjx'); "
-                    "the C engine runs the XML's solver settings, as Gymnasium does"
+                    "solver_iterations, ls_iterations and solver_loops are settings of MJX's "
+                    "solver (physics='mjx'); the C engine runs the XML's solver settings, as "
+                    "Gymnasium does"
                 )
             self.engine = c_engine.CPhysics(
                 self.mj_model,
