@@ -75,10 +75,11 @@ PRESETS: dict[str, Preset] = {
         source=f"{_SWEEPS}/sweep_halfcheetah_v5.md",
     ),
     "hopper": Preset(
-        {"total_timesteps": 1_000_000, "log_std_init": -0.5},
-        "the seed's with initial log std -0.5 (std 0.61), for Hopper-v5 at 1M steps",
+        {"total_timesteps": 1_000_000, "log_std_init": -0.5, "learning_rate": 1e-4},
+        "the seed's with initial log std -0.5 (std 0.61; sweep_hopper_v5.md) and learning rate "
+        "1e-4, for Hopper-v5 at 1M steps",
         env="Hopper-v5",
-        source=f"{_SWEEPS}/sweep_hopper_v5.md",
+        source=f"{_SWEEPS}/sweep_hopper_v5_1m.md",
     ),
 }
 
