@@ -7,7 +7,8 @@ limit still returns what it measured. The stages, in order of what matters most:
 1. ``device``: versions and device; cold and cached compile time of the default trainer at GPU
    size (the cached one in a fresh process, with the cache the cold one filled);
 2. ``speed``: raw env steps/s and trainer steps/s (and trainer / raw) for HalfCheetah-v5 and
-   Ant-v5 at 2048 and 8192 envs, on each engine available there (MJX; the C engine on a CPU);
+   Ant-v5 at 2048 and 8192 envs, on each engine available there (MJX, and MuJoCo Warp with the
+   warp extra, on a GPU; MJX and the C engine on a CPU);
 3. ``loops``: MJX's raw env steps/s with each form of its solver loops (``solver_loops``:
    auto, early_exit, fixed; the same values) at a small and a large batch;
 4. ``seeds``: one seed against 64 vmapped seeds: wall time and steps/s of all seeds together;
@@ -112,7 +113,10 @@ def engines_here(physics: str) -> list[str]:
     """The engines to time: the one asked for, or every one that runs on this backend."""
     if physics != "auto":
         return [physics]
-    return ["mjx", "c"] if jax.default_backend() == "cpu" else ["mjx"]
+    from purejaxppo.envs import warp
+
+    warp_here = [] if warp.why_unavailable() else ["warp"]  # with the warp extra installed
+    return ["mjx", "c"] if jax.default_backend() == "cpu" else ["mjx", *warp_here]
 
 
 def stage_speed(a: argparse.Namespace) -> dict:
@@ -269,7 +273,7 @@ def main() -> None:
     p.add_argument("--stages", nargs="+", default=list(STAGES), help=", ".join(STAGES))
     p.add_argument("--envs", nargs="+", default=["HalfCheetah-v5", "Ant-v5"])
     p.add_argument("--num-envs", nargs="+", type=int, default=[2048, 8192])
-    p.add_argument("--physics", default="auto", choices=["auto", "c", "mjx"])
+    p.add_argument("--physics", default="auto", choices=common.PHYSICS)
     p.add_argument("--updates", type=int, default=3, help="updates per timing")
     p.add_argument("--loop-envs", nargs="+", type=int, default=[64, 4096], help="loops stage")
     p.add_argument("--seeds", type=int, default=64)

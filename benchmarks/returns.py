@@ -302,7 +302,7 @@ def main() -> None:
         "--seed", type=int, default=0, help="base seed: the runs' keys are split from it"
     )
     p.add_argument("--episodes", type=int, default=20, help="Gymnasium episodes per seed")
-    p.add_argument("--physics", default="auto", choices=["auto", "c", "mjx"], help="v5 engine")
+    p.add_argument("--physics", default="auto", choices=common.PHYSICS, help="v5 engine")
     p.add_argument("--quick", action="store_true", help="InvertedPendulum-v5, 4096+8192 (CI)")
     p.add_argument("--out-stem", type=Path, default=None)
     p.add_argument(

@@ -183,3 +183,20 @@ except pjp.envs.EnvError as e:
     assert "physics='auto' runs MJX on this CPU" in done.stderr
     assert "error: the C engine's native part is not built" in done.stdout
     assert "uv sync --reinstall-package purejaxppo" in done.stdout
+
+
+def test_without_warp_lang_the_warp_engine_says_what_to_install():
+    script = """
+import sys
+sys.modules["warp"] = None  # as where the warp extra is not installed: import warp fails
+import purejaxppo as pjp
+try:
+    pjp.envs.make("Hopper-v5", physics="warp")
+except pjp.envs.EnvError as e:
+    print("error:", e)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "error: physics='warp' needs warp-lang: install the extra (`uv sync --extra warp`)" in (
+        done.stdout
+    )

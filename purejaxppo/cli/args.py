@@ -27,9 +27,10 @@ class EnvArgs:
     env_kwargs: tuple[str, ...] = ()
     """Constructor keywords as NAME=VALUE, VALUE in JSON (Gymnasium's for the v5 tasks), e.g.
     --env-kwargs ctrl_cost_weight=0.05 healthy_z_range=[0.8,2]."""
-    physics: Literal["auto", "c", "mjx"] = "auto"
-    """Physics engine of the v5 tasks: c (C MuJoCo, for CPUs), mjx (for GPUs and TPUs), or auto
-    (c when JAX's backend is the CPU, mjx on a GPU or TPU)."""
+    physics: Literal["auto", "c", "mjx", "warp"] = "auto"
+    """Physics engine of the v5 tasks: c (C MuJoCo, for CPUs), mjx (for GPUs and TPUs), warp
+    (MuJoCo Warp, for NVIDIA GPUs; the warp extra), or auto (c when JAX's backend is the CPU, mjx
+    on a GPU or TPU)."""
     threads: int | None = None
     """Threads of the C engine per batched step (default: this machine's CPUs); changes no value."""
     backend: str = "mjx"
@@ -38,6 +39,10 @@ class EnvArgs:
     """Cap on MJX's constraint-solver iterations for the v5 tasks (None: exact, the XML's)."""
     ls_iterations: int | None = None
     """Cap on MJX's line-search iterations for the v5 tasks (None: exact, the XML's)."""
+    naconmax_per_env: int | None = None
+    """The Warp engine's contacts per env of a batch (None: MuJoCo Warp's estimate)."""
+    njmax: int | None = None
+    """The Warp engine's constraint rows per env (None: MuJoCo Warp's estimate)."""
     solver_loops: Literal["auto", "early_exit", "fixed"] | None = None
     """MJX's solver loops (the same values): auto (early exit in a program for the CPU, a
     fixed-length line search on a GPU or TPU), early_exit, or fixed (also the Newton loop)."""
@@ -68,9 +73,13 @@ class EnvArgs:
             "solver_iterations": self.solver_iterations,
             "ls_iterations": self.ls_iterations,
             "solver_loops": self.solver_loops,
+            "naconmax_per_env": self.naconmax_per_env,
+            "njmax": self.njmax,
         }
         physics = self.physics
-        if physics == "auto" and any(engine[k] for k in engine if k != "threads"):
+        if physics == "auto" and (self.naconmax_per_env or self.njmax):
+            physics = "warp"  # these are the Warp engine's settings
+        elif physics == "auto" and any(engine[k] for k in engine if k != "threads"):
             physics = "mjx"  # these are MJX's settings
         out = {"physics": resolve_physics(physics)}
         return out | {k: v for k, v in engine.items() if v is not None} | given
@@ -162,7 +171,7 @@ class Eval:
     backend: Literal["purejaxppo", "gymnasium"] = "purejaxppo"
     """purejaxppo: in the compiled program only. gymnasium: also in Gymnasium's own task (C
     MuJoCo), with a verdict (crosscheck.json)."""
-    physics: Literal["c", "mjx"] | None = None
+    physics: Literal["c", "mjx", "warp"] | None = None
     """Engine of the program's evaluation (default: the run's own)."""
     episodes: int = 10
     """Episodes per seed."""

@@ -18,7 +18,8 @@ from purejaxppo.runs.run_dir import RunDirError, RunSpec, read_spec
 from purejaxppo.train import Policy, make_network, make_policy_fn
 
 OUR_KWARGS = (
-    "physics", "threads", "solver_iterations", "ls_iterations", "solver_loops", "backend",
+    "physics", "threads", "solver_iterations", "ls_iterations", "solver_loops",
+    "naconmax_per_env", "njmax", "backend",
 )  # fmt: skip
 """Constructor keywords of purejaxppo's own (the engine), which Gymnasium's tasks do not take."""
 
@@ -59,8 +60,8 @@ class LoadedPolicy:
 def env_of(spec: RunSpec, physics: str | None = None) -> Env:
     """The run's environment, rebuilt from its spec (on another engine if ``physics`` is given)."""
     kwargs = dict(spec.env_kwargs)
-    if physics is not None:
-        kwargs["physics"] = physics
+    if physics is not None and physics != kwargs.get("physics"):  # the run's engine settings go
+        kwargs = {k: v for k, v in kwargs.items() if k not in OUR_KWARGS} | {"physics": physics}
     elif "physics" not in kwargs and spec.env in V5_TASKS:  # a run from before the C engine
         kwargs["physics"] = (
             "mjx" if {"solver_iterations", "ls_iterations"} & set(kwargs) else "auto"
@@ -69,9 +70,9 @@ def env_of(spec: RunSpec, physics: str | None = None) -> Env:
 
 
 def engine_name(env: Env) -> str:
-    """What steps ``env`` inside the program, for reports: "C MuJoCo", "MJX" or "JAX"."""
+    """What steps ``env`` inside the program, for reports ("C MuJoCo", "MJX", ... or "JAX")."""
     physics = str(getattr(env.unwrapped, "physics", ""))
-    return {"c": "C MuJoCo", "mjx": "MJX"}.get(physics, "JAX")
+    return {"c": "C MuJoCo", "mjx": "MJX", "warp": "MuJoCo Warp"}.get(physics, "JAX")
 
 
 def abstract_policies(spec: RunSpec, env: Env) -> Policy:

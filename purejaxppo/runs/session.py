@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from purejaxppo.envs.warp.physics import WarpData, overflow_message
 from purejaxppo.runs import checkpoint, run_dir
 from purejaxppo.runs.policy import env_of
 from purejaxppo.train import RunnerState, Trainer, TrainMetrics, make_train
@@ -167,7 +168,7 @@ def run(
         if on_chunk is not None:
             on_chunk(first, metrics)
         if not bool(finite):
-            _report_nonfinite(path, metrics, first)
+            _report_nonfinite(path, metrics, first, new_runner)
             return False
         if bar is not None and not live_progress:
             _advance(bar, metrics)
@@ -234,7 +235,7 @@ def _advance(bar: Progress, metrics: TrainMetrics) -> None:
             bar.on_update(steps[s, j], metrics.episode_return[s, j], metrics.eval_return[s, j])
 
 
-def _report_nonfinite(path: Path, metrics: TrainMetrics, first: int) -> None:
+def _report_nonfinite(path: Path, metrics: TrainMetrics, first: int, runner: RunnerState) -> None:
     loss = np.asarray(metrics.total_loss)
     bad = np.argwhere(~np.isfinite(loss))
     where = (
@@ -246,7 +247,12 @@ def _report_nonfinite(path: Path, metrics: TrainMetrics, first: int) -> None:
     kept = (
         f"the checkpoint at update {saved} is kept" if saved else "no checkpoint had been written"
     )
-    print(
-        f"  stopped: a non-finite loss or parameter in {where}; {kept} in {path}.\n"
-        "  Try a smaller --learning-rate or --max-grad-norm, or keep --normalize-obs on."
-    )
+    hint = "Try a smaller --learning-rate or --max-grad-norm, or keep --normalize-obs on."
+    data = runner.env_state.data
+    if isinstance(data, WarpData):  # NaN states on purpose where the engine ran out of capacity
+        hint = overflow_message(np.asarray(data.state["overflow"])) or (
+            f"{hint} On the Warp engine a step that runs out of contact or constraint capacity "
+            "gives NaN (an auto-reset may have cleared its flag): if so, raise "
+            "--naconmax-per-env or --njmax."
+        )
+    print(f"  stopped: a non-finite loss or parameter in {where}; {kept} in {path}.\n  {hint}")

@@ -12,6 +12,8 @@ The engine that computes those steps is a choice (``physics``):
   (:mod:`purejaxppo.envs.c`); float64 and exact by construction; the engine for a CPU.
 * ``"mjx"``: MJX, traced into the program (:mod:`purejaxppo.envs.mjx`); the engine for GPUs and
   TPUs. Build the env inside ``jax.enable_x64(True)`` to simulate in float64.
+* ``"warp"``: MuJoCo Warp (:mod:`purejaxppo.envs.warp`, the ``warp`` extra); float32; for
+  NVIDIA GPUs (it also runs, slowly, on the CPU).
 * ``"auto"``: ``"c"`` when JAX's default backend is the CPU (``"mjx"`` if the C engine is not
   built there), ``"mjx"`` on a GPU or TPU.
 
@@ -34,14 +36,15 @@ import mujoco
 
 from purejaxppo.envs import c as c_engine
 from purejaxppo.envs import mjx as mjx_engine
+from purejaxppo.envs import warp as warp_engine
 from purejaxppo.envs.base import Env, EnvError, State
 from purejaxppo.envs.mjx.speed import SOLVER_LOOPS
 from purejaxppo.types import Array
 
-PHYSICS = ("auto", "c", "mjx")
+PHYSICS = ("auto", "c", "mjx", "warp")
 
 SimData = Any
-"""What a task reads the simulation from: ``mjx.Data`` or the C engine's ``CData``."""
+"""What a task reads the simulation from: ``mjx.Data``, or the C or Warp engine's ``CData``."""
 
 
 def gymnasium_xml_path(xml_file: str) -> str:
@@ -98,6 +101,10 @@ def resolve_physics(physics: str) -> str:
         if why is not None:
             _say_once(f"purejaxppo: physics='auto' runs MJX on this CPU: {why}")
         return "mjx" if why else "c"
+    if physics == "warp":
+        why = warp_engine.why_unavailable()
+        if why is not None:
+            raise EnvError(why)
     if physics == "c" and backend != "cpu":
         raise EnvError(
             f"physics='c' runs in programs on the CPU, and JAX's default backend here is "
@@ -118,11 +125,13 @@ class V5Task(Env):
     ``data_fields`` and implement ``_reset_qpos_qvel``, ``_get_obs`` and ``_reward``.
 
     Args:
-        physics: ``"auto"`` (default), ``"c"`` or ``"mjx"``.
+        physics: ``"auto"`` (default), ``"c"``, ``"mjx"`` or ``"warp"``.
         threads: the C engine's threads per batched step (default: this process's CPUs); any
             count gives the same values.
         solver_iterations: cap on MJX's constraint-solver iterations (None: the XML's).
         ls_iterations: cap on MJX's line-search iterations (None: the XML's).
+        naconmax_per_env: the Warp engine's contacts per env of a batch (None: its estimate).
+        njmax: the Warp engine's constraint rows per env (None: its estimate).
         solver_loops: MJX's solver loops: ``"auto"`` (early exit in a program for the CPU,
             a fixed-length line search for a GPU or TPU), ``"early_exit"`` or ``"fixed"``; the
             same values (see :mod:`purejaxppo.envs.mjx.speed`).
@@ -147,11 +156,26 @@ class V5Task(Env):
         solver_iterations: int | None = None,
         ls_iterations: int | None = None,
         solver_loops: str | None = None,
+        naconmax_per_env: int | None = None,
+        njmax: int | None = None,
     ):
         self.physics = resolve_physics(physics)
         self.mj_model = load_model(self.xml_file)
         caps = {"iterations": solver_iterations, "ls_iterations": ls_iterations}
-        if self.physics == "mjx":
+        capacity = {"naconmax_per_env": naconmax_per_env, "njmax": njmax}
+        if self.physics != "warp" and any(v is not None for v in capacity.values()):
+            raise EnvError("naconmax_per_env and njmax size the Warp engine (physics='warp')")
+        if self.physics == "warp":
+            if threads is not None or solver_loops is not None:
+                raise EnvError("threads and solver_loops are not settings of the Warp engine")
+            if any(v is not None for v in caps.values()):
+                raise EnvError("solver_iterations and ls_iterations cap MJX's JAX solver only")
+            mjx_engine.check_version()
+            self._adjust_model_for_mjx(self.mj_model)
+            self.engine: Any = warp_engine.WarpPhysics(
+                self.mj_model, self.frame_skip, self.data_fields, naconmax_per_env, njmax
+            )
+        elif self.physics == "mjx":
             if threads is not None:
                 raise EnvError("threads is a setting of the C engine (physics='c')")
             mjx_engine.check_version()
@@ -165,7 +189,7 @@ class V5Task(Env):
             if loops not in SOLVER_LOOPS:
                 raise EnvError(f"solver_loops={loops!r}: choose one of {', '.join(SOLVER_LOOPS)}")
             rne = "cfrc_ext" in self.data_fields
-            self.engine: Any = mjx_engine.MjxPhysics(self.mj_model, self.frame_skip, rne, loops)
+            self.engine = mjx_engine.MjxPhysics(self.mj_model, self.frame_skip, rne, loops)
         else:
             if any(v is not None for v in caps.values()) or solver_loops is not None:
                 raise EnvError(
