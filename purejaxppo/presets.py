@@ -81,6 +81,12 @@ PRESETS: dict[str, Preset] = {
         env="Hopper-v5",
         source=f"{_SWEEPS}/sweep_hopper_v5_1m.md",
     ),
+    "walker2d": Preset(
+        {"total_timesteps": 1_000_000, "log_std_init": -0.5},
+        "the seed's with initial log std -0.5 (std 0.61), for Walker2d-v5 at 1M steps",
+        env="Walker2d-v5",
+        source=f"{_SWEEPS}/sweep_walker2d_v5.md",
+    ),
 }
 
 TUNED: dict[str, str] = {p.env: name for name, p in PRESETS.items() if p.env is not None}
