@@ -9,7 +9,8 @@ the level above. XLA's CPU backend fuses the whole chain into one loop and, emit
 element on demand, recomputes every parent element for every child element that reads it, so
 the work grows about fourfold per level (Pusher-v5's 10-deep arm). :func:`tree_level_barriers`
 puts each level's result behind ``jax.lax.optimization_barrier``, which stops fusion across
-levels and changes no value.
+levels and changes no value. It is on for every platform (the GPU suite is where to see whether
+a GPU gains from it too).
 
 **Which device a change is for.** A change made for a CPU is chosen by the platform the program
 is lowered for (``jax.lax.platform_dependent``), not by the host's default backend: a program
