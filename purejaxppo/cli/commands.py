@@ -63,10 +63,9 @@ def run_train(args: Train) -> session.Outcome:
             preset=resolve(args.preset or "seed", args.env.env),
         )
         path = run_dir.new_run_dir(args.runs_dir, spec)
-        print(
-            f"purejaxppo: {spec.env} {spec.env_kwargs or ''} on {jax.devices()[0].device_kind}, "
-            f"preset {spec.preset}"
-        )
+        device = jax.devices()[0].device_kind
+        preset = "" if spec.preset == "seed" else f", preset {spec.preset}"  # seed: the default
+        print(f"purejaxppo: {spec.env} {spec.env_kwargs or ''} on {device}{preset}")
     cfg = spec.config
     print(
         f"  {cfg.num_updates} updates x {cfg.batch_size} steps ({cfg.num_envs} envs x "
