@@ -149,7 +149,7 @@ def test_fields_a_task_does_not_declare_are_named():
     [
         (dict(physics="gpu"), "choose one of auto, c, mjx"),
         (dict(physics="c", threads=0), "threads must be a positive integer"),
-        (dict(physics="c", solver_iterations=4), "cap MJX's solver"),
+        (dict(physics="c", solver_iterations=4), "are settings of MJX's solver"),
         (dict(physics="mjx", threads=2), "threads is a setting of the C engine"),
     ],
 )
