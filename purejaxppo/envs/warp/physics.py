@@ -225,10 +225,8 @@ def _init_warp() -> None:
 
 def _field(d: Any, name: str) -> Array:
     """The mjData field ``name`` of a Warp ``Data`` (public, or kept in its implementation)."""
-    try:
-        return getattr(d, name)
-    except AttributeError:
-        return getattr(d._impl, name)
+    impl = d._impl  # first: reading a private field as public is deprecated, with a warning
+    return getattr(impl, name) if hasattr(impl, name) else getattr(d, name)
 
 
 def overflow_message(overflow: np.ndarray) -> str | None:
