@@ -87,6 +87,12 @@ PRESETS: dict[str, Preset] = {
         env="Walker2d-v5",
         source=f"{_SWEEPS}/sweep_walker2d_v5.md",
     ),
+    "swimmer": Preset(
+        {"total_timesteps": 1_000_000, "gamma": 0.999},
+        "the seed's with gamma 0.999 (Swimmer's reward comes slowly), for Swimmer-v5 at 1M",
+        env="Swimmer-v5",
+        source=f"{_SWEEPS}/sweep_swimmer_v5.md",
+    ),
 }
 
 TUNED: dict[str, str] = {p.env: name for name, p in PRESETS.items() if p.env is not None}
