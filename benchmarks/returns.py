@@ -259,8 +259,12 @@ def markdown(rows: list[dict], device: str, command: str) -> str:
 def plot(rows: list[dict], path: Path) -> None:
     """Evaluation return in the program against steps (mean over seeds, min-max shaded)."""
     envs = sorted({r["env"] for r in rows})
-    fig, axes = plt.subplots(1, len(envs), figsize=(4.5 * len(envs), 3.5), squeeze=False)
-    for ax, env in zip(axes[0], envs, strict=True):
+    ncols = min(4, len(envs))
+    nrows = math.ceil(len(envs) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.5 * ncols, 3.5 * nrows), squeeze=False)
+    for ax in axes.flat[len(envs) :]:
+        ax.set_visible(False)
+    for ax, env in zip(axes.flat, envs, strict=False):
         for r in rows:
             if r["env"] == env:
                 x, y = np.array(r["curve_steps"]), np.array(r["curve_eval"])
