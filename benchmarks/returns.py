@@ -49,7 +49,7 @@ ROW_FILE = "returns_row.json"  # a scored run's row, in its run directory
 # Published PPO figures: (source, budget, return). Their metrics differ: RL Zoo (v3): one agent's
 # deterministic episodes; CleanRL (v4): training episodes, 3 seeds (1M), 10 seeds (8M); Tianshou
 # (v3; v2 for the pendulums and Reacher): best average return during training, 10 seeds;
-# SLM-Lab (v5): moving average of training returns, 4 sessions.
+# SLM-Lab (v5): moving average of training returns, 4 runs.
 _ZOO, _CLEANRL, _TIANSHOU, _SLM = "RL Zoo (v3)", "CleanRL (v4)", "Tianshou (v3)", "SLM-Lab (v5)"
 PUBLISHED = {
     "HalfCheetah-v5": [(_ZOO, 1_000_000, 5819), (_CLEANRL, 1_000_000, 1443),
