@@ -164,6 +164,13 @@ def test_auto_is_the_c_engine_on_a_cpu():
     assert pjp.envs.make("Reacher-v5", physics="mjx").physics == "mjx"
 
 
+def _run_script(script: str) -> subprocess.CompletedProcess:
+    """``script`` in a fresh Python (what it changes is not undone in this one); must exit 0."""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
 def test_without_the_native_library_auto_says_so_and_c_says_what_to_do():
     script = """
 import sys
@@ -177,8 +184,7 @@ try:
 except pjp.envs.EnvError as e:
     print("error:", e)
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = _run_script(script)
     assert done.stdout.splitlines()[0] == "mjx"
     assert "physics='auto' runs MJX on this CPU" in done.stderr
     assert "error: the C engine's native part is not built" in done.stdout
@@ -195,8 +201,7 @@ try:
 except pjp.envs.EnvError as e:
     print("error:", e)
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = _run_script(script)
     assert "error: physics='warp' needs warp-lang: install the extra (`uv sync --extra warp`)" in (
         done.stdout
     )

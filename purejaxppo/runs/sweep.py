@@ -121,7 +121,8 @@ def train_grid(env: Env, base: PPOConfig, points: list[dict[str, float]], seeds:
 
     Returns:
         ``policy`` and ``metrics`` with a leading axis of ``len(points) * seeds`` (point-major),
-        ``configs`` (one per point), ``steps_per_s`` (all runs together, compile excluded) and
+        ``configs`` (one per point), ``steps`` and ``steps_per_s`` (all runs together, compile
+        excluded) and
         ``compile_s``.
     """
     configs = [base.replace(**p).validate() for p in points]  # a bad value fails here, early
@@ -153,6 +154,7 @@ def train_grid(env: Env, base: PPOConfig, points: list[dict[str, float]], seeds:
         "policy": runner.policy,
         "metrics": metrics,
         "configs": configs,
+        "steps": len(points) * seeds * U * base.batch_size,
         "steps_per_s": len(points) * seeds * U * base.batch_size / seconds,
         "compile_s": compile_s,
     }
@@ -287,13 +289,12 @@ def run_sweep(
         scored = score(env_id, env_kwargs, out, floats, seeds, episodes)
         for i, row in zip(members, scored, strict=True):
             rows[i] = {**row, "point": points[i], "steps_per_s": out["steps_per_s"]}
-        runs_steps = len(members) * seeds * cfg.num_updates * cfg.batch_size
-        seconds += runs_steps / out["steps_per_s"]
+        seconds += out["steps"] / out["steps_per_s"]
         programs_meta.append({
             "static": {k: _fmt(v) for k, v in fixed.items()}, "points": len(members),
             "steps_per_s": out["steps_per_s"], "compile_s": out["compile_s"],
         })  # fmt: skip
-        total_steps += runs_steps
+        total_steps += out["steps"]
         meta["compile_s"] = sum(p["compile_s"] for p in programs_meta)
         meta["steps_per_s"] = total_steps / seconds
         if out_dir is not None:
