@@ -9,7 +9,8 @@ One update of one seed::
     every eval_every updates: deterministic evaluation episodes
 
 ``train(key)`` scans this over ``num_updates``; ``jax.jit(jax.vmap(train))(keys)`` trains seeds
-side by side, and ``jax.vmap(train)(keys, configs)`` sweeps the float hyperparameters.
+side by side, and ``jax.vmap(train)(keys, configs)`` sweeps the float hyperparameters. Under a
+device mesh (:mod:`purejaxppo.parallel.mesh`) the same program runs split over devices.
 The statistics used to normalise observations stay fixed within an update (rollout, GAE and
 epochs all see the same ones) and absorb the update's observations before the batched pass.
 """
@@ -32,6 +33,7 @@ from purejaxppo.evaluate import evaluate
 from purejaxppo.gae import compute_gae
 from purejaxppo.loss import ApplyFn, LossInfo, Minibatch, explained_variance, ppo_loss
 from purejaxppo.networks import ActorCritic, gaussian_log_prob, sample_action
+from purejaxppo.parallel.mesh import constrain_batch
 from purejaxppo.rollout import EpisodeTracker, collect_rollout
 from purejaxppo.types import Array
 
@@ -298,7 +300,8 @@ def _run_epochs(
     def epoch(carry, key: Array):
         perm = jax.random.permutation(key, n_total)
         shuffled = jax.tree.map(lambda x: x[perm].reshape((N, M, *x.shape[1:])), batch)
-        return jax.lax.scan(minibatch_step, carry, shuffled)
+        # on a mesh: each device takes its share of every minibatch (a no-op on one device)
+        return jax.lax.scan(minibatch_step, carry, constrain_batch(shuffled, axis=1))
 
     carry = (params, opt_state, jnp.zeros((), bool))
     (params, opt_state, _), (infos, applied) = jax.lax.scan(

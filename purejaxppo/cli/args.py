@@ -106,6 +106,28 @@ def parse_env_kwargs(items: tuple[str, ...]) -> dict:
 
 
 @dataclasses.dataclass(frozen=True)
+class DeviceArgs:
+    """The devices, and the processes, a run is split over (README: Beyond one machine)."""
+
+    devices: str | None = None
+    """Devices to use: a count, or all (default: one; all when several processes run). Without
+    --mesh they go to the seeds first (as many as divide the seed count), the rest to each run's
+    envs."""
+    mesh: str | None = None
+    """SEEDSxDATA, e.g. 2x4: devices splitting the seeds x devices splitting each run's envs
+    (data parallel: each device steps num_envs/DATA envs; every gradient step averages over all)."""
+    coordinator: str | None = None
+    """Several processes: host:port of process 0 (or JAX_COORDINATOR_ADDRESS)."""
+    num_processes: int | None = None
+    """Several processes: how many (or JAX_NUM_PROCESSES)."""
+    process_id: int | None = None
+    """Several processes: this one's index, 0 .. num_processes - 1 (or JAX_PROCESS_ID); process 0
+    writes the run directory."""
+    distributed: bool = False
+    """Several processes, found by JAX from the cluster (Slurm, Open MPI, Kubernetes, TPU pods)."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Train:
     """Train PPO: several seeds side by side in one compiled program, saved in a run directory."""
 
@@ -132,6 +154,7 @@ class Train:
     """Feed the bar from inside the scan at every update (then not cached: compiles each start)."""
     wandb: bool = False
     """Also log the metrics to Weights & Biases (the `wandb` extra; WANDB_MODE=offline works)."""
+    parallel: Annotated[DeviceArgs, tyro.conf.arg(name="")] = DeviceArgs()
     config: Annotated[PPOConfig, tyro.conf.arg(name="")] = dataclasses.field(
         default_factory=PPOConfig
     )
@@ -156,6 +179,12 @@ class Sweep:
     """Gymnasium episodes per seed that score each final policy."""
     out_dir: Path = Path("sweeps")
     """Where the sweep's folder is made: <out-dir>/<env>__<time>/ (sweep.json, sweep.md)."""
+    devices: str | None = None
+    """Devices to split each program over: a count, or all (default: one). Without --mesh they go
+    to the runs (points x seeds) first, the rest to each run's envs."""
+    mesh: str | None = None
+    """SEEDSxDATA, e.g. 4x2: devices splitting the runs (points x seeds) x devices splitting each
+    run's envs."""
     config: Annotated[PPOConfig, tyro.conf.arg(name="")] = dataclasses.field(
         default_factory=PPOConfig
     )

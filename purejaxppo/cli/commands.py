@@ -11,6 +11,7 @@ if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
 import dataclasses
 import datetime
 import importlib.util
+import json
 import re
 from pathlib import Path
 from typing import Annotated, Union
@@ -22,6 +23,8 @@ import purejaxppo as pjp
 from purejaxppo.cli import plots, report
 from purejaxppo.cli.args import DEFAULT_ENV, Envs, Eval, Plot, Render, Sweep, Train
 from purejaxppo.cli.progress import ProgressBar
+from purejaxppo.parallel import hosts
+from purejaxppo.parallel.mesh import choose, parse_devices
 from purejaxppo.presets import default_preset, describe, preset_config, resolve
 from purejaxppo.runs import run_dir, session
 from purejaxppo.runs.crosscheck import (
@@ -37,17 +40,29 @@ def run_train(args: Train) -> session.Outcome:
     """Validates (before compiling), trains in a run directory, then plots and cross-checks."""
     if args.wandb and importlib.util.find_spec("wandb") is None:
         raise pjp.ConfigError("--wandb needs the wandb package: uv sync --extra wandb")
+    d = args.parallel
+    hosts.initialize(d.coordinator, d.num_processes, d.process_id, d.distributed)
+    writer = hosts.is_writer()
+    say = print if writer else lambda *a, **k: None
     pjp.enable_compilation_cache()
+    devices = parse_devices(d.devices or ("all" if jax.process_count() > 1 else None))
+    layout = None
     if args.resume is not None:
         path = Path(args.resume)
-        spec = run_dir.read_spec(path)
-        print(f"purejaxppo: resuming {path}")
+        if writer:
+            run_dir.read_spec(path)  # a clear error for what is not a run directory
+        text = hosts.text_from_writer((path / run_dir.RUN_FILE).read_text() if writer else None)
+        spec = run_dir.RunSpec.from_json(json.loads(text))
+        if devices is not None or d.mesh is not None:
+            layout = choose(devices, d.mesh, spec.num_seeds, spec.config.num_envs)
+        say(f"purejaxppo: resuming {path}")
     else:
         cfg = args.config.validate()
         kwargs = args.env.kwargs()
         pjp.envs.make(args.env.env, **kwargs)  # a bad keyword fails here, before anything is made
         if args.num_seeds < 1:
             raise pjp.ConfigError(f"num_seeds must be at least 1, got {args.num_seeds}")
+        layout = choose(devices, d.mesh, args.num_seeds, cfg.num_envs)  # checked: before compiling
         chunk = session.chunk_updates(cfg.num_updates)
         spec = run_dir.RunSpec(
             env=args.env.env,
@@ -61,19 +76,23 @@ def run_train(args: Train) -> session.Outcome:
                 cfg.num_updates, chunk, args.checkpoint_every
             ),
             preset=resolve(args.preset or "seed", args.env.env),
+            mesh=layout if layout.devices > 1 else None,
         )
-        path = run_dir.new_run_dir(args.runs_dir, spec)
+        path = run_dir.new_run_dir(args.runs_dir, spec) if writer else args.runs_dir
         device = jax.devices()[0].device_kind
+        if spec.mesh is not None:
+            procs = f" in {jax.process_count()} processes" * (jax.process_count() > 1)
+            device = f"{spec.mesh.devices} x {device}{procs} (mesh seeds x data = {spec.mesh})"
         preset = "" if spec.preset == "seed" else f", preset {spec.preset}"  # seed: the default
-        print(f"purejaxppo: {spec.env} {spec.env_kwargs or ''} on {device}{preset}")
+        say(f"purejaxppo: {spec.env} {spec.env_kwargs or ''} on {device}{preset}")
     cfg = spec.config
-    print(
+    say(
         f"  {cfg.num_updates} updates x {cfg.batch_size} steps ({cfg.num_envs} envs x "
         f"{cfg.num_steps}), {spec.num_seeds} seed(s), {cfg.n_epochs} epochs x "
         f"{cfg.num_minibatches} minibatches of {cfg.minibatch_size}\n  run dir: {path}"
     )
     logger = None
-    if args.wandb:
+    if args.wandb and writer:
         from purejaxppo.runs.wandb_log import WandbLogger
 
         logger = WandbLogger(path)
@@ -84,10 +103,13 @@ def run_train(args: Train) -> session.Outcome:
             progress=ProgressBar if args.progress else None,
             live_progress=args.live_progress,
             on_chunk=logger,
+            mesh=layout,
         )
     finally:
         if logger is not None:
             logger.finish()
+    if not writer:  # process 0 reports, plots and cross-checks
+        return outcome
     if outcome.train_seconds > 0 and outcome.steps_done:
         print(
             f"  trained {outcome.steps_done:,} steps in {outcome.train_seconds:.1f} s: "
@@ -166,7 +188,10 @@ def run_sweep(args: Sweep) -> dict:
     env = pjp.envs.make(args.env.env, **kwargs)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', args.env.env)}__{stamp}"
-    result = sweep.run_sweep(env, args.env.env, kwargs, base, grid, args.seeds, args.episodes, out)
+    result = sweep.run_sweep(
+        env, args.env.env, kwargs, base, grid, args.seeds, args.episodes, out,
+        devices=parse_devices(args.devices), mesh=args.mesh,
+    )  # fmt: skip
     print(sweep.markdown(result["meta"], result["rows"]))
     print(f"  wrote {out / sweep.RESULT} and {sweep.TABLE}")
     return result
@@ -181,6 +206,16 @@ def run_envs() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``purejaxppo`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv[:1] == ["train"]:  # before anything starts JAX's backend (the preset's check)
+            hosts.initialize(
+                _flag(argv, "--coordinator"),
+                _flag(argv, "--num-processes"),
+                _flag(argv, "--process-id"),
+                "--distributed" in argv,
+            )
+    except pjp.ConfigError as e:
+        raise SystemExit(f"error: {e}") from None
     name = _flag(argv, "--preset")
     if name is None and argv[:1] in (["train"], ["sweep"]) and "--resume" not in argv:
         name = default_preset(jax.default_backend())  # the seed's on a CPU, gpu elsewhere

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from purejaxppo.envs.base import Env, State, broadcast_unbatched
+from purejaxppo.parallel.mesh import in_mesh, on_mesh
 from purejaxppo.types import Array
 
 
@@ -116,6 +117,10 @@ def fold_outer_vmaps(batched: Callable[..., Any]) -> Callable[..., Any]:
     (``mjx.speed.sequential_solver_on_cpu``) rather than as a ``while_loop`` batched over seeds,
     in which every seed waits for the slowest. Nested vmaps fold one after the other.
 
+    On a device mesh (:mod:`purejaxppo.parallel.mesh`) the call runs in ``shard_map``: each
+    device steps its own runs' envs (``[S/seeds, B/data]``, folded), the foreign calls of the C
+    and Warp engines included, which the partitioner would otherwise replicate.
+
     Args:
         batched: ``batched(*args) -> out``, every leaf of ``args`` and ``out`` ``[B, ...]``.
 
@@ -125,7 +130,7 @@ def fold_outer_vmaps(batched: Callable[..., Any]) -> Callable[..., Any]:
 
     @jax.custom_batching.custom_vmap
     def fn(*args: Any) -> Any:
-        return batched(*args)
+        return on_mesh(batched, lead=1)(*args)
 
     @fn.def_vmap
     def _rule(axis_size: int, in_batched: list, *args: Any) -> tuple[Any, Any]:
@@ -133,11 +138,18 @@ def fold_outer_vmaps(batched: Callable[..., Any]) -> Callable[..., Any]:
             jax.tree.map(functools.partial(broadcast_unbatched, axis_size), a, b)
             for a, b in zip(args, in_batched, strict=True)
         )
-        inner = jax.tree.leaves(args)[0].shape[1]
-        fold = lambda x: x.reshape((axis_size * inner, *x.shape[2:]))  # noqa: E731
-        out = fn(*jax.tree.map(fold, args))
-        unfold = lambda x: x.reshape((axis_size, inner, *x.shape[1:]))  # noqa: E731
-        out = jax.tree.map(unfold, out)
+
+        def folded(call: Callable[..., Any], *args: Any) -> Any:
+            outer, inner = jax.tree.leaves(args)[0].shape[:2]
+            fold = lambda x: x.reshape((outer * inner, *x.shape[2:]))  # noqa: E731
+            out = call(*jax.tree.map(fold, args))
+            unfold = lambda x: x.reshape((outer, inner, *x.shape[1:]))  # noqa: E731
+            return jax.tree.map(unfold, out)
+
+        if in_mesh():  # each device folds its own runs and envs: [S/s, B/d] -> [S/s * B/d]
+            out = on_mesh(functools.partial(folded, batched), lead=2)(*args)
+        else:  # fn again, so that a vmap further out folds too
+            out = folded(fn, *args)
         return out, jax.tree.map(lambda _: True, out)
 
     return fn

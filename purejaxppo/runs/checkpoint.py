@@ -47,7 +47,14 @@ def is_disk_full(e: BaseException) -> bool:
 
 
 def _manager(run_dir: Path) -> ocp.CheckpointManager:
-    options = ocp.CheckpointManagerOptions(max_to_keep=2, enable_async_checkpointing=False)
+    # Of several processes only the first reads and writes checkpoints (runs.placement gathers
+    # the state to it first): orbax must not wait for the others.
+    multi: dict[str, Any] = {}
+    if jax.process_count() > 1:
+        solo = ocp.options.MultiprocessingOptions(primary_host=0, active_processes={0})
+        multi = {"multiprocessing_options": solo, "create": False}
+        (Path(run_dir) / DIR).mkdir(exist_ok=True)
+    options = ocp.CheckpointManagerOptions(max_to_keep=2, enable_async_checkpointing=False, **multi)
     return ocp.CheckpointManager(
         (Path(run_dir) / DIR).absolute(),
         options=options,

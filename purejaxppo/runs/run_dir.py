@@ -28,6 +28,7 @@ import jax
 import numpy as np
 
 from purejaxppo.config import ConfigError, PPOConfig
+from purejaxppo.parallel.mesh import Layout
 from purejaxppo.train import TrainMetrics
 
 RUN_FILE = "run.json"
@@ -55,6 +56,8 @@ class RunSpec:
     """Updates between checkpoints (a multiple of ``chunk_updates``); also one at the end."""
     preset: str | None = None
     """The preset the config started from (recorded; the config is what runs)."""
+    mesh: Layout | None = None
+    """The devices the run is split over (seeds x data); None: one device."""
 
     def to_json(self) -> dict:
         """The spec plus the versions and device this process runs with."""
@@ -67,10 +70,12 @@ class RunSpec:
             "chunk_updates": self.chunk_updates,
             "checkpoint_every": self.checkpoint_every,
             "preset": self.preset,
+            "mesh": None if self.mesh is None else self.mesh.to_json(),
             "config": self.config.to_dict(),
             "versions": versions(),
             "device": f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}",
             "device_count": jax.device_count(),
+            "process_count": jax.process_count(),
             "created": datetime.datetime.now().isoformat(timespec="seconds"),
         }
 
@@ -87,6 +92,7 @@ class RunSpec:
             chunk_updates=int(d["chunk_updates"]),
             checkpoint_every=int(d["checkpoint_every"]),
             preset=d.get("preset"),
+            mesh=Layout(**d["mesh"]) if d.get("mesh") else None,
         )
 
 

@@ -29,9 +29,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from purejaxppo.envs.warp.physics import WarpData, overflow_message
+from purejaxppo.parallel import hosts
+from purejaxppo.parallel.mesh import Layout, MeshError, check
 from purejaxppo.runs import checkpoint, run_dir
+from purejaxppo.runs.placement import Placement
 from purejaxppo.runs.policy import env_of
 from purejaxppo.train import RunnerState, Trainer, TrainMetrics, make_train
+
+STATUSES = ("ok", "nonfinite", "diskfull")
+"""What a chunk's host work can end in (process 0 tells the others by index)."""
 
 PROGRESS_CHUNKS = 50
 """About this many chunks per run (fewer when num_updates has no divisor near num_updates/50)."""
@@ -56,10 +62,10 @@ class NonFiniteError(RuntimeError):
 
 
 def _init_fn(spec: run_dir.RunSpec, train: Trainer) -> tuple[Callable, jax.Array]:
-    """(jitted init of every seed's runner state, the seeds' keys ``[num_seeds, 2]``)."""
+    """(init of every seed's runner state, vmapped; the seeds' keys ``[num_seeds, 2]``)."""
     cfg = spec.config.validate()
     keys = jax.random.split(jax.random.PRNGKey(spec.seed), spec.num_seeds)
-    return jax.jit(jax.vmap(lambda k: train.init(k, cfg))), keys
+    return jax.vmap(lambda k: train.init(k, cfg)), keys
 
 
 def abstract_runner(path: Path) -> RunnerState:
@@ -103,6 +109,7 @@ def run(
     live_progress: bool = False,
     stop_after_chunks: int | None = None,
     on_chunk: Callable[[int, TrainMetrics], None] | None = None,
+    mesh: Layout | None = None,
 ) -> Outcome:
     """Runs (or continues) the run in ``path`` until it is finished or stops.
 
@@ -117,10 +124,20 @@ def run(
         stop_after_chunks: stop after this many chunks as if interrupted (for tests).
         on_chunk: called with each chunk's first update and metrics (``[seeds, updates]`` on
             the host) once they are written, e.g. to log them elsewhere.
+        mesh: the devices to split the run over (default: run.json's ``mesh``, else one);
+            checked before compiling. With several processes every process calls this, and
+            only process 0 (:func:`~purejaxppo.parallel.hosts.is_writer`) touches ``path``.
     """
-    spec = run_dir.read_spec(path)
-    run_json = json.loads((path / run_dir.RUN_FILE).read_text())
+    writer = hosts.is_writer()
+    if writer:
+        run_dir.read_spec(path)  # a clear error for a damaged run directory
+    run_json = json.loads(
+        hosts.text_from_writer((path / run_dir.RUN_FILE).read_text() if writer else None)
+    )
+    spec = run_dir.RunSpec.from_json(run_json)
     cfg = spec.config.validate()
+    layout = _layout(spec, mesh, resume)
+    place = Placement(layout, cfg.num_envs)
     env = env_of(spec)
     U, K, S = cfg.num_updates, spec.chunk_updates, spec.num_seeds
     bar: Progress | None = None  # made after compiling, so it does not sit on the screen idle
@@ -143,68 +160,77 @@ def run(
 
     t0 = time.perf_counter()
     init, keys = _init_fn(spec, train)
-    if resume:
-        abstract = jax.eval_shape(init, keys)
-        runner, start = checkpoint.restore_runner(path, abstract)
+    runner, start = place.start(init, keys, resume_from=path if resume else None)
+    if resume and writer:
         run_dir.truncate_metrics(path, start)
-    else:
-        runner, start = init(keys), 0
-    first0 = jnp.asarray(start, jnp.int32)
-    step_chunk = jax.jit(chunk).lower(runner, first0).compile()
+    step_chunk = place.compile(chunk, runner, start)
     compile_s = time.perf_counter() - t0
-    print(
-        f"  compiled in {compile_s:.1f} s ({K} update{'s' * (K > 1)} per call; "
+    say = print if writer else _silent
+    on = f" on {place.layout.devices} devices (mesh {place.layout})" if place.layout else ""
+    say(
+        f"  compiled in {compile_s:.1f} s{on} ({K} update{'s' * (K > 1)} per call; "
         f"{'not cached: live progress' if live_progress else 'cached for the next start'})"
     )
-    if progress is not None:
+    if progress is not None and writer:
         bar = progress(U * cfg.batch_size * S, S, start * cfg.batch_size * S)
 
-    def finish_chunk(first: int, out) -> bool:
-        """Host work for a computed chunk (files, bar, checkpoint); False if it is not finite."""
+    def finish_chunk(first: int, out) -> str:
+        """Host work for a computed chunk (files, bar, checkpoint): 'ok', 'nonfinite', 'diskfull'.
+
+        With several processes every process calls it and gets process 0's word.
+        """
         new_runner, metrics, finite = out
         metrics = jax.device_get(metrics)
-        run_dir.append_metrics(path, first, metrics)
-        run_dir.write_tensorboard(path, metrics)
-        if on_chunk is not None:
-            on_chunk(first, metrics)
-        if not bool(finite):
-            _report_nonfinite(path, metrics, first, new_runner)
-            return False
-        if bar is not None and not live_progress:
-            _advance(bar, metrics)
-        if (first + K) % spec.checkpoint_every == 0 or first + K == U:
-            checkpoint.save(path, new_runner, first + K, run_json)
-        return True
+        due = (first + K) % spec.checkpoint_every == 0 or first + K == U
+        state = place.to_host(new_runner) if (due and place.layout) else new_runner
+        status = "ok" if bool(finite) else "nonfinite"
+        if status == "nonfinite":
+            new_runner = place.to_host(new_runner)
+        if writer:
+            try:
+                run_dir.append_metrics(path, first, metrics)
+                run_dir.write_tensorboard(path, metrics)
+                if on_chunk is not None:
+                    on_chunk(first, metrics)
+                if status == "nonfinite":
+                    _report_nonfinite(path, metrics, first, new_runner)
+                else:
+                    if bar is not None and not live_progress:
+                        _advance(bar, metrics)
+                    if due:
+                        checkpoint.save(path, state, first + K, run_json)
+            except (checkpoint.DiskFullError, OSError) as e:
+                if not (isinstance(e, checkpoint.DiskFullError) or checkpoint.is_disk_full(e)):
+                    raise
+                status, why[0] = "diskfull", e
+        return STATUSES[int(hosts.from_writer(np.asarray(STATUSES.index(status), np.int32)))]
 
     # Pipelined: chunk n+1 is dispatched (JAX runs it asynchronously) before the host work of
     # chunk n, so writing files and checkpoints overlaps the computation.
     status, done, t1, pending = "finished", start, time.perf_counter(), None
+    why: list[BaseException | None] = [None]
     try:
         for n, first in enumerate(range(start, U, K)):
             if stop_after_chunks is not None and n >= stop_after_chunks:
                 raise KeyboardInterrupt
-            out = step_chunk(runner, jnp.asarray(first, jnp.int32))
+            out = step_chunk(runner, place.scalar(first))
             runner = out[0]
             if pending is not None:
-                if not finish_chunk(*pending):
-                    status = "nonfinite"
+                if (word := finish_chunk(*pending)) != "ok":
+                    status = word
                     break
                 done = pending[0] + K
             pending = (first, out)
         else:
             if pending is not None:
-                if finish_chunk(*pending):
+                if (word := finish_chunk(*pending)) == "ok":
                     done = pending[0] + K
                 else:
-                    status = "nonfinite"
-    except (checkpoint.DiskFullError, OSError) as e:
-        if not (isinstance(e, checkpoint.DiskFullError) or checkpoint.is_disk_full(e)):
-            raise
-        status, why = "diskfull", e
+                    status = word
     except KeyboardInterrupt:
         status = "interrupted"
         try:  # keep the chunk already dispatched (a second Ctrl-C abandons it)
-            if pending is not None and pending[0] == done and finish_chunk(*pending):
+            if pending is not None and pending[0] == done and finish_chunk(*pending) == "ok":
                 done = pending[0] + K
         except KeyboardInterrupt:
             pass
@@ -212,19 +238,46 @@ def run(
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - t1
-    saved = checkpoint.latest_step(path) or 0
-    if status == "interrupted":
+    saved = (checkpoint.latest_step(path) or 0) if writer else done
+    if writer and status == "interrupted":
         print(
             f"  interrupted after update {done} of {U}; metrics and the checkpoint at update "
             f"{saved} are in {path}\n  continue with: purejaxppo train --resume {path}"
         )
-    elif status == "diskfull":
+    elif writer and status == "diskfull":
         kept = f"the checkpoint at update {saved} is kept" if saved else "no checkpoint was kept"
         print(
-            f"  stopped: the disk is full ({why}); {kept} in {path}.\n"
+            f"  stopped: the disk is full ({why[0]}); {kept} in {path}.\n"
             f"  Free some space, then continue with: purejaxppo train --resume {path}"
         )
     return Outcome(path, status, saved, compile_s, seconds, (done - start) * cfg.batch_size * S)
+
+
+def _layout(spec: run_dir.RunSpec, mesh: Layout | None, resume: bool) -> Layout | None:
+    """The mesh to run on (``mesh``, else the run's), checked; says so when a resume changes it."""
+    saved = spec.mesh or Layout()
+    if mesh is None:
+        if spec.mesh is not None:
+            try:
+                check(spec.mesh, spec.num_seeds, spec.config.num_envs)
+            except MeshError as e:
+                raise MeshError(
+                    f"{e}.\nThe run was made on the mesh {spec.mesh} (run.json): continue it "
+                    "there, or give --devices / --mesh to continue on these devices"
+                ) from None
+        return spec.mesh
+    check(mesh, spec.num_seeds, spec.config.num_envs)
+    if resume and mesh != saved and hosts.is_writer():
+        print(
+            f"  continuing on the mesh {mesh} (the run was made on {saved}): the same algorithm "
+            "and samples, with float sums in another order, so not bit for bit the "
+            "uninterrupted run"
+        )
+    return mesh
+
+
+def _silent(*_: Any, **__: Any) -> None:
+    """``print`` on the processes that do not write (all but process 0)."""
 
 
 def _advance(bar: Progress, metrics: TrainMetrics) -> None:

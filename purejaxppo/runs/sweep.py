@@ -27,8 +27,10 @@ import numpy as np
 from purejaxppo.config import ConfigError, PPOConfig, stack_configs
 from purejaxppo.envs.base import Env
 from purejaxppo.envs.v5 import V5_TASKS
+from purejaxppo.parallel.mesh import Layout, choose
 from purejaxppo.runs import run_dir, session
 from purejaxppo.runs.crosscheck import gymnasium_returns
+from purejaxppo.runs.placement import Placement
 from purejaxppo.runs.policy import LoadedPolicy
 from purejaxppo.train import make_train
 
@@ -110,7 +112,13 @@ def programs_of(points: list[dict[str, Any]], base: PPOConfig) -> list[tuple[dic
     return list(groups.values())
 
 
-def train_grid(env: Env, base: PPOConfig, points: list[dict[str, float]], seeds: int) -> dict:
+def train_grid(
+    env: Env,
+    base: PPOConfig,
+    points: list[dict[str, float]],
+    seeds: int,
+    mesh: Layout | None = None,
+) -> dict:
     """Trains every point x seed in one vmapped program, in chunks with a progress line.
 
     Args:
@@ -118,6 +126,8 @@ def train_grid(env: Env, base: PPOConfig, points: list[dict[str, float]], seeds:
         base: the config whose static fields (sizes) every point shares.
         points: the float fields each point sets (``{}`` for ``base`` itself).
         seeds: runs per point; seed ``s`` of every point starts from ``PRNGKey(s)``.
+        mesh: devices to split the runs (``seeds`` axis) and each run's envs (``data``) over;
+            checked with :func:`~purejaxppo.parallel.mesh.check` (None: one device).
 
     Returns:
         ``policy`` and ``metrics`` with a leading axis of ``len(points) * seeds`` (point-major),
@@ -131,16 +141,16 @@ def train_grid(env: Env, base: PPOConfig, points: list[dict[str, float]], seeds:
     keys = jnp.stack([jax.random.PRNGKey(s) for _ in points for s in range(seeds)])
     U, K = base.num_updates, session.chunk_updates(base.num_updates)
 
-    init = jax.jit(jax.vmap(trainer.init))
-    chunk = jax.jit(jax.vmap(lambda r, c, first: trainer.run(r, first, K, c), in_axes=(0, 0, None)))
-    runner = init(keys, stacked)
+    place = Placement(mesh, base.num_envs)
+    runner, _ = place.start(jax.vmap(trainer.init), keys, stacked)
+    chunk = jax.vmap(lambda r, c, first: trainer.run(r, first, K, c), in_axes=(0, 0, None))
     t0 = time.perf_counter()
-    run = chunk.lower(runner, stacked, jnp.zeros((), jnp.int32)).compile()
+    run = place.compile(chunk, runner, stacked, 0)
     compile_s = time.perf_counter() - t0
 
     chunks, t0 = [], time.perf_counter()
     for first in range(0, U, K):
-        runner, m = run(runner, stacked, jnp.asarray(first, jnp.int32))
+        runner, m = run(runner, stacked, place.scalar(first))
         chunks.append(jax.device_get(m))
         ret = chunks[-1].episode_return.reshape(len(points), seeds, K)  # already on the host
         with warnings.catch_warnings():  # NaN for a point none of whose episodes ended yet
@@ -235,6 +245,8 @@ def run_sweep(
     seeds: int,
     episodes: int,
     out_dir: Path | None = None,
+    devices: int | None = None,
+    mesh: str | None = None,
 ) -> dict:
     """Trains and scores the grid; writes ``sweep.json`` and ``sweep.md`` into ``out_dir``.
 
@@ -251,6 +263,9 @@ def run_sweep(
         seeds: seeds per point.
         episodes: Gymnasium episodes per seed.
         out_dir: where the two files go (made if missing); None writes nothing.
+        devices: devices to split each program over (``--devices``; None: one, or the mesh's).
+        mesh: ``"SxD"``: S devices over the program's runs (points x seeds), D over each run's
+            envs (:func:`purejaxppo.parallel.mesh.choose`; checked for every program first).
 
     Returns:
         ``{"meta": ..., "rows": [...]}``, as written; rows in the order of :func:`points_of`.
@@ -265,6 +280,12 @@ def run_sweep(
     for point in points:  # a bad combination fails here, before anything compiles
         base.replace(**point).validate()
     programs = programs_of(points, base)
+    layouts = [
+        choose(devices, mesh, len(members) * seeds, base.replace(**fixed).num_envs)
+        if devices is not None or mesh is not None
+        else None
+        for fixed, members in programs
+    ]
     print(
         f"{env_id}: {len(points)} points x {seeds} seeds x {base.total_timesteps:,} steps, "
         f"{len(programs)} program(s)"
@@ -280,12 +301,12 @@ def run_sweep(
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
     }  # fmt: skip
     seconds, total_steps = 0.0, 0
-    for fixed, members in programs:
+    for (fixed, members), layout in zip(programs, layouts, strict=True):
         if len(programs) > 1:
             print(f"  program {', '.join(f'{k}={_fmt(v)}' for k, v in fixed.items())}")
         cfg = base.replace(**fixed).validate()
         floats = [{k: v for k, v in points[i].items() if k not in fixed} for i in members]
-        out = train_grid(env, cfg, floats, seeds)
+        out = train_grid(env, cfg, floats, seeds, layout)
         scored = score(env_id, env_kwargs, out, floats, seeds, episodes)
         for i, row in zip(members, scored, strict=True):
             rows[i] = {**row, "point": points[i], "steps_per_s": out["steps_per_s"]}
@@ -293,6 +314,7 @@ def run_sweep(
         programs_meta.append({
             "static": {k: _fmt(v) for k, v in fixed.items()}, "points": len(members),
             "steps_per_s": out["steps_per_s"], "compile_s": out["compile_s"],
+            "mesh": None if layout is None else layout.to_json(),
         })  # fmt: skip
         total_steps += out["steps"]
         meta["compile_s"] = sum(p["compile_s"] for p in programs_meta)

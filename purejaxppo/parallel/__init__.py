@@ -1,0 +1,1 @@
+"""Beyond one device: ``seeds x data`` meshes (:mod:`.mesh`), several processes (:mod:`.hosts`)."""

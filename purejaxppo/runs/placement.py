@@ -1,0 +1,125 @@
+"""Where a run's arrays live: on one device, or split over a ``seeds x data`` mesh.
+
+On one device a run's program is jitted as it is. On a mesh (several devices of one process, or
+of several processes) the runner state is laid out by :func:`purejaxppo.parallel.mesh.
+runner_shardings` and the chunk program is compiled with those shardings in and out, so that
+its output feeds the next call as it is; metrics come back whole on every process.
+
+Checkpoints hold the whole state, gathered: they do not depend on the mesh, so a run can be
+continued on another one (the same algorithm; only the order of float sums differs, so it is
+bit for bit the uninterrupted run only on the same mesh).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from purejaxppo.parallel import hosts
+from purejaxppo.parallel.mesh import SEEDS, Layout, make_mesh, replicated, runner_shardings
+from purejaxppo.runs import checkpoint
+from purejaxppo.train import RunnerState
+
+
+def per_env(runner: RunnerState) -> tuple[Any, ...]:
+    """The parts of a runner state with an env axis (``[S, B, ...]``)."""
+    return (runner.env_state, runner.tracker, runner.reward_scaler.returns)
+
+
+class Placement:
+    """A run's devices: ``layout`` None (or of one device) means the default device.
+
+    Args:
+        layout: the mesh's shape.
+        num_envs: envs of each run (``B``).
+    """
+
+    def __init__(self, layout: Layout | None, num_envs: int):
+        self.layout = layout if layout is not None and layout.devices > 1 else None
+        self.mesh = make_mesh(self.layout) if self.layout is not None else None
+        self.num_envs = num_envs
+
+    @contextlib.contextmanager
+    def tracing(self) -> Iterator[None]:
+        """The context to trace programs in (the mesh, where there is one)."""
+        if self.mesh is None:
+            yield
+        else:
+            with jax.set_mesh(self.mesh):
+                yield
+
+    def _shardings(self, abstract: RunnerState) -> Any:
+        assert self.mesh is not None
+        return runner_shardings(abstract, self.mesh, self.num_envs, per_env)
+
+    def start(
+        self, init: Callable, *args: Any, resume_from: Path | None = None
+    ) -> tuple[RunnerState, int]:
+        """The runner state to start from: fresh (``init(*args)``) or the newest checkpoint's.
+
+        With several processes, process 0 reads the checkpoint and sends it to the others.
+        """
+        abstract = jax.eval_shape(init, *args)
+        if self.mesh is None:
+            if resume_from is not None:
+                return checkpoint.restore_runner(resume_from, abstract)
+            return jax.jit(init)(*args), 0
+        shardings = self._shardings(abstract)
+        if resume_from is None:
+            with self.tracing():
+                init = jax.jit(
+                    init, in_shardings=self._arg_shardings(args), out_shardings=shardings
+                )
+                return init(*jax.tree.map(np.asarray, args)), 0
+        if hosts.is_writer():
+            runner, start = checkpoint.restore_runner(resume_from, abstract)
+            host = jax.device_get(runner)
+        else:
+            host, start = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), abstract), 0
+        host, start = hosts.from_writer((host, np.asarray(start, np.int32)))
+        return hosts.to_devices(host, shardings), int(start)
+
+    def _arg_shardings(self, args: tuple) -> Any:
+        """Arguments beside the runner: arrays split over the runs, scalars on every device."""
+        assert self.mesh is not None
+        runs, rep = NamedSharding(self.mesh, P(SEEDS)), replicated(self.mesh)
+        return jax.tree.map(lambda x: runs if np.ndim(x) else rep, args)
+
+    def compile(self, chunk: Callable, runner: RunnerState, *args: Any) -> Callable:
+        """``chunk(runner, *args) -> (runner, *outputs)``, compiled for this placement.
+
+        Of ``args``, arrays have a leading run axis (e.g. a sweep's configs) and scalars are
+        the same for every run (the first update); the outputs besides the runner (metrics,
+        flags) come back whole on every device.
+        """
+        args = tuple(self.scalar(a) if isinstance(a, int) else a for a in args)
+        if self.mesh is None:
+            return jax.jit(chunk).lower(runner, *args).compile()
+        shardings = self._shardings(jax.eval_shape(lambda: runner))
+        n_out = len(jax.eval_shape(chunk, runner, *args))
+        jitted = jax.jit(
+            chunk,
+            in_shardings=(shardings, *self._arg_shardings(args)),
+            out_shardings=(shardings, *[replicated(self.mesh)] * (n_out - 1)),
+        )
+        with self.tracing():
+            return jitted.lower(runner, *args).compile()
+
+    def scalar(self, value: int) -> Any:
+        """An int32 argument of the compiled programs (host NumPy on a mesh: every process's)."""
+        return (
+            np.asarray(value, np.int32)
+            if self.mesh is not None
+            else jax.numpy.asarray(value, jax.numpy.int32)
+        )
+
+    def to_host(self, tree: Any) -> Any:
+        """``tree`` whole on the host of every process (collective on a mesh of processes)."""
+        return hosts.to_host(tree) if self.mesh is not None else jax.device_get(tree)
