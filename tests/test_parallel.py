@@ -86,7 +86,11 @@ def test_two_processes_train_one_policy_into_one_run_directory(tmp_path):
                "--num-processes", "2", "--process-id", str(i)]  # fmt: skip
         pipe = subprocess.PIPE
         procs.append(subprocess.Popen(cmd, env=_forced(2), stdout=pipe, stderr=pipe, text=True))
-    outs = [p.communicate(timeout=600) for p in procs]
+    try:
+        outs = [p.communicate(timeout=400) for p in procs]
+    finally:  # one that failed leaves the other waiting for it
+        for p in procs:
+            p.kill()
     for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err[-3000:]
     assert "run dir:" in outs[0][0] and "run dir:" not in outs[1][0]  # process 0 reports

@@ -118,6 +118,7 @@ def train_grid(
     points: list[dict[str, float]],
     seeds: int,
     mesh: Layout | None = None,
+    verbose: bool = True,
 ) -> dict:
     """Trains every point x seed in one vmapped program, in chunks with a progress line.
 
@@ -128,6 +129,7 @@ def train_grid(
         seeds: runs per point; seed ``s`` of every point starts from ``PRNGKey(s)``.
         mesh: devices to split the runs (``seeds`` axis) and each run's envs (``data``) over;
             checked with :func:`~purejaxppo.parallel.mesh.check` (None: one device).
+        verbose: print a progress line after every chunk.
 
     Returns:
         ``policy`` and ``metrics`` with a leading axis of ``len(points) * seeds`` (point-major),
@@ -157,7 +159,8 @@ def train_grid(
             warnings.simplefilter("ignore", RuntimeWarning)
             ret = np.nanmean(ret, axis=(1, 2))
         done = (first + K) * base.batch_size
-        print(f"  {done:>10,} steps  training return per point {np.round(ret).tolist()}")
+        if verbose:
+            print(f"  {done:>10,} steps  training return per point {np.round(ret).tolist()}")
     seconds = time.perf_counter() - t0
     metrics = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *chunks)
     return {
