@@ -96,18 +96,22 @@ class Placement:
         """``chunk(runner, *args) -> (runner, *outputs)``, compiled for this placement.
 
         Of ``args``, arrays have a leading run axis (e.g. a sweep's configs) and scalars are
-        the same for every run (the first update); the outputs besides the runner (metrics,
-        flags) come back whole on every device.
+        the same for every run (the first update). Every output has a leading run axis and
+        stays split over the runs (:meth:`to_host` brings the metrics whole to the host): no
+        collective in the program but those of the algorithm. (On a CPU a gather of outputs
+        that need not wait for the training loop may run before it on one device and after
+        it on another; with more devices than cores, both wait for ever.)
         """
         args = tuple(self.scalar(a) if isinstance(a, int) else a for a in args)
         if self.mesh is None:
             return jax.jit(chunk).lower(runner, *args).compile()
         shardings = self._shardings(jax.eval_shape(lambda: runner))
         n_out = len(jax.eval_shape(chunk, runner, *args))
+        runs = NamedSharding(self.mesh, P(SEEDS))
         jitted = jax.jit(
             chunk,
             in_shardings=(shardings, *self._arg_shardings(args)),
-            out_shardings=(shardings, *[replicated(self.mesh)] * (n_out - 1)),
+            out_shardings=(shardings, *[runs] * (n_out - 1)),
         )
         with self.tracing():
             return jitted.lower(runner, *args).compile()

@@ -155,8 +155,8 @@ def run(
         else:
             runner, metrics = jax.vmap(lambda r: train.run(r, first, K))(runner)
         leaves = [*jax.tree.leaves(runner.policy.params), metrics.total_loss]
-        finite = jnp.all(jnp.stack([jnp.isfinite(x).all() for x in leaves]))
-        return runner, metrics, finite
+        per_seed = [jnp.isfinite(x).reshape(S, -1).all(axis=1) for x in leaves]
+        return runner, metrics, jnp.stack(per_seed).all(axis=0)  # finite: [S]
 
     t0 = time.perf_counter()
     init, keys = _init_fn(spec, train)
@@ -179,11 +179,11 @@ def run(
 
         With several processes every process calls it and gets process 0's word.
         """
-        new_runner, metrics, finite = out
-        metrics = jax.device_get(metrics)
+        new_runner = out[0]
+        metrics, finite = place.to_host((out[1], out[2]))
         due = (first + K) % spec.checkpoint_every == 0 or first + K == U
         state = place.to_host(new_runner) if (due and place.layout) else new_runner
-        status = "ok" if bool(finite) else "nonfinite"
+        status = "ok" if bool(np.all(finite)) else "nonfinite"
         if status == "nonfinite":
             new_runner = place.to_host(new_runner)
         if writer:
