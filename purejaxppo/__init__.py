@@ -22,9 +22,11 @@ from purejaxppo.gae import compute_gae
 from purejaxppo.loss import LossInfo, Minibatch, ppo_loss
 from purejaxppo.networks import ActorCritic
 from purejaxppo.normalize import RewardScaler, RunningStats
+from purejaxppo.parallel.mesh import Layout
 from purejaxppo.rollout import Transition, collect_rollout
 from purejaxppo.runs.cache import enable_compilation_cache
 from purejaxppo.runs.crosscheck import cross_check
+from purejaxppo.runs.placement import train_on_mesh
 from purejaxppo.runs.policy import LoadedPolicy, load_policy
 from purejaxppo.train import (
     Policy,
@@ -41,6 +43,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ActorCritic",
     "ConfigError",
+    "Layout",
     "LoadedPolicy",
     "LossInfo",
     "Minibatch",
@@ -64,5 +67,6 @@ __all__ = [
     "make_train",
     "ppo_loss",
     "stack_configs",
+    "train_on_mesh",
     "__version__",
 ]

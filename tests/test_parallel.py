@@ -43,9 +43,12 @@ def _mesh_runs(tmp_path: Path, env_id: str, seeds: int, *layouts: str) -> dict:
 
 
 def test_data_parallel_and_sharded_seeds_equal_one_device_and_resume_bit_exact(tmp_path):
-    report = _mesh_runs(tmp_path, "probe/observation", 2, "1x4+resume", "2x2", "2x1", "sweep:2x2")
-    sweep = report.pop("sweep:2x2")  # 2 points x 2 seeds: the points and seeds split, and envs
-    assert sweep["params"] < 1e-6 and sweep["actor_loss"] < 1e-6, sweep
+    report = _mesh_runs(
+        tmp_path, "probe/observation", 2, "1x4+resume", "2x2", "2x1", "sweep:2x2", "api:1x2"
+    )
+    for text in ("sweep:2x2", "api:1x2"):  # a sweep's points x seeds; pjp.train_on_mesh
+        row = report.pop(text)
+        assert row["params"] < 1e-6 and row["actor_loss"] < 1e-6, (text, row)
     for text, row in report.items():
         layout = Layout.parse(text.removesuffix("+resume"))
         assert row["run_json_mesh"] == {"seeds": layout.seeds, "data": layout.data}

@@ -23,9 +23,16 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from purejaxppo.parallel import hosts
-from purejaxppo.parallel.mesh import SEEDS, Layout, make_mesh, replicated, runner_shardings
+from purejaxppo.parallel.mesh import (
+    SEEDS,
+    Layout,
+    check,
+    make_mesh,
+    replicated,
+    runner_shardings,
+)
 from purejaxppo.runs import checkpoint
-from purejaxppo.train import RunnerState
+from purejaxppo.train import RunnerState, Trainer, TrainResult
 
 
 def per_env(runner: RunnerState) -> tuple[Any, ...]:
@@ -127,3 +134,27 @@ class Placement:
     def to_host(self, tree: Any) -> Any:
         """``tree`` whole on the host of every process (collective on a mesh of processes)."""
         return hosts.to_host(tree) if self.mesh is not None else jax.device_get(tree)
+
+
+def train_on_mesh(trainer: Trainer, keys: jax.Array, mesh: Layout) -> TrainResult:
+    """``jax.vmap(trainer)(keys)``, split over a ``seeds x data`` mesh of devices.
+
+    The same training as on one device (float sums in another order), in one compiled program.
+
+    Args:
+        trainer: from :func:`purejaxppo.make_train`.
+        keys: one PRNG key per seed, ``[S, 2]``; S a multiple of ``mesh.seeds``.
+        mesh: the layout; ``trainer``'s ``num_envs`` a multiple of ``mesh.data``.
+
+    Returns:
+        A :class:`~purejaxppo.train.TrainResult` with a leading seed axis, split over the devices.
+
+    Raises:
+        MeshError: the mesh does not fit the devices or the run (before compiling).
+    """
+    check(mesh, keys.shape[0], trainer.cfg.num_envs)
+    place, U = Placement(mesh, trainer.cfg.num_envs), trainer.cfg.num_updates
+    runner, _ = place.start(jax.vmap(trainer.init), keys)
+    run = place.compile(lambda r, first: jax.vmap(lambda r: trainer.run(r, first, U))(r), runner, 0)
+    runner, metrics = run(runner, place.scalar(0))
+    return TrainResult(policy=runner.policy, metrics=metrics, state=runner)

@@ -2,7 +2,8 @@
 
 ``python mesh_runs.py ENV OUT_DIR SEEDS LAYOUT [LAYOUT ...]`` trains ENV in run directories
 under OUT_DIR, once on one device and once per LAYOUT (``SxD``; ``SxD+resume``: stopped after
-two chunks and resumed; ``sweep:SxD``: a sweep's grid of two points x SEEDS), and prints one
+two chunks and resumed; ``sweep:SxD``: a sweep's grid of two points x SEEDS; ``api:SxD``:
+``pjp.train_on_mesh`` against ``jax.vmap(trainer)``), and prints one
 JSON line: per layout, the largest difference of the final parameters (and observation
 statistics and losses) from the one-device run, and for resumed runs whether the final state
 is bit for bit the uninterrupted run's on the same mesh.
@@ -62,6 +63,16 @@ ref_path = train("one", None)
 ref = final(ref_path)
 ref_metrics = run_dir.read_metrics(ref_path)
 report = {}
+for text in [t for t in layouts if t.startswith("api:")]:  # pjp.train_on_mesh
+    trainer = pjp.make_train(cfg, pjp.envs.make(env_id))
+    keys = jax.random.split(jax.random.PRNGKey(7), seeds)
+    one = jax.jit(jax.vmap(trainer))(keys)
+    got = pjp.train_on_mesh(trainer, keys, Layout.parse(text.removeprefix("api:")))
+    report[text] = {
+        "params": max_diff(*(jax.tree.leaves(r.policy.params) for r in (one, got))),
+        "actor_loss": max_diff([one.metrics.actor_loss], [got.metrics.actor_loss]),
+    }
+    layouts.remove(text)
 for text in [t for t in layouts if t.startswith("sweep:")]:
     env, points = pjp.envs.make(env_id), [{"entropy_coeff": 0.01}, {"entropy_coeff": 0.0}]
     one = sweep.train_grid(env, cfg, points, seeds)
