@@ -114,9 +114,3 @@ def to_devices(tree: Any, shardings: Any) -> Any:
         tree,
         shardings,
     )
-
-
-def sync(name: str) -> None:
-    """Waits until every process is here (a no-op with one process)."""
-    if jax.process_count() > 1:
-        multihost_utils.sync_global_devices(name)
