@@ -81,12 +81,13 @@ def _final_params(path: Path):
     return jax.tree.leaves(jax.device_get(runner.policy.params))
 
 
-def test_two_processes_train_one_policy_into_one_run_directory(tmp_path):
+def _two_processes(*args: str) -> list[tuple[int, str, str]]:
+    """``purejaxppo train ARGS`` as processes 0 and 1 of one run, 2 devices each."""
     port, procs = _free_port(), []
     for i in range(2):
-        cmd = [sys.executable, "-m", "purejaxppo", "train", *TINY_HOPPER, "--mesh", "1x4",
-               "--runs-dir", str(tmp_path / "two"), "--coordinator", f"localhost:{port}",
-               "--num-processes", "2", "--process-id", str(i)]  # fmt: skip
+        cmd = [sys.executable, "-m", "purejaxppo", "train", *args,
+               "--coordinator", f"localhost:{port}", "--num-processes", "2",
+               "--process-id", str(i)]  # fmt: skip
         pipe = subprocess.PIPE
         procs.append(subprocess.Popen(cmd, env=_forced(2), stdout=pipe, stderr=pipe, text=True))
     try:
@@ -94,16 +95,31 @@ def test_two_processes_train_one_policy_into_one_run_directory(tmp_path):
     finally:  # one that failed leaves the other waiting for it
         for p in procs:
             p.kill()
-    for p, (_, err) in zip(procs, outs, strict=True):
-        assert p.returncode == 0, err[-3000:]
-    assert "run dir:" in outs[0][0] and "run dir:" not in outs[1][0]  # process 0 reports
+    return [(p.returncode, out, err) for p, (out, err) in zip(procs, outs, strict=True)]
+
+
+def test_two_processes_train_one_policy_into_one_run_directory(tmp_path):
+    runs = str(tmp_path / "two")
+    done = _two_processes(*TINY_HOPPER, "--mesh", "1x4", "--runs-dir", runs)
+    for code, _, err in done:
+        assert code == 0, err[-3000:]
+    assert "run dir:" in done[0][1] and "run dir:" not in done[1][1]  # process 0 reports
     (path,) = (tmp_path / "two").iterdir()  # one run directory
     spec = json.loads((path / run_dir.RUN_FILE).read_text())
     assert spec["mesh"] == {"seeds": 1, "data": 4} and spec["process_count"] == 2
+    resumed = _two_processes("--resume", str(path), "--no-progress", "--crosscheck-episodes", "0")
+    assert [code for code, _, _ in resumed] == [0, 0], resumed[0][2][-3000:]
+    assert "resuming" in resumed[0][1] and "continuing on the mesh" not in resumed[0][1]
     main(["train", *TINY_HOPPER, "--runs-dir", str(tmp_path / "one")])
     (one,) = (tmp_path / "one").iterdir()
     for a, b in zip(_final_params(path), _final_params(one), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_an_error_of_process_0_stops_every_process(tmp_path):
+    done = _two_processes("--resume", str(tmp_path / "missing"))  # only process 0 reads it
+    assert [code for code, _, _ in done] == [1, 1]  # both end (none waits for ever), saying why
+    assert "is not a directory" in done[0][2] and "process 0 stopped" in done[1][2]
 
 
 @pytest.mark.parametrize(

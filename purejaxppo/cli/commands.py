@@ -45,15 +45,13 @@ def run_train(args: Train) -> session.Outcome:
     writer = hosts.is_writer()
     say = print if writer else lambda *a, **k: None
     pjp.enable_compilation_cache()
-    devices = parse_devices(d.devices or ("all" if jax.process_count() > 1 else None))
+    devices, asked = parse_devices(d.devices), d.devices is not None or d.mesh is not None
     layout = None
     if args.resume is not None:
         path = Path(args.resume)
-        if writer:
-            run_dir.read_spec(path)  # a clear error for what is not a run directory
-        text = hosts.text_from_writer((path / run_dir.RUN_FILE).read_text() if writer else None)
+        text = hosts.writer_does(lambda: run_dir.run_json_text(path))  # process 0's disk
         spec = run_dir.RunSpec.from_json(json.loads(text))
-        if devices is not None or d.mesh is not None:
+        if asked:  # else the mesh in run.json
             layout = choose(devices, d.mesh, spec.num_seeds, spec.config.num_envs)
         say(f"purejaxppo: resuming {path}")
     else:
@@ -62,6 +60,8 @@ def run_train(args: Train) -> session.Outcome:
         pjp.envs.make(args.env.env, **kwargs)  # a bad keyword fails here, before anything is made
         if args.num_seeds < 1:
             raise pjp.ConfigError(f"num_seeds must be at least 1, got {args.num_seeds}")
+        if not asked and jax.process_count() > 1:
+            devices = jax.device_count()  # several processes: all their devices
         layout = choose(devices, d.mesh, args.num_seeds, cfg.num_envs)  # checked: before compiling
         chunk = session.chunk_updates(cfg.num_updates)
         spec = run_dir.RunSpec(
@@ -78,7 +78,7 @@ def run_train(args: Train) -> session.Outcome:
             preset=resolve(args.preset or "seed", args.env.env),
             mesh=layout if layout.devices > 1 else None,
         )
-        path = run_dir.new_run_dir(args.runs_dir, spec) if writer else args.runs_dir
+        path = Path(hosts.writer_does(lambda: str(run_dir.new_run_dir(args.runs_dir, spec))))
         device = jax.devices()[0].device_kind
         if spec.mesh is not None:
             procs = f" in {jax.process_count()} processes" * (jax.process_count() > 1)
@@ -109,6 +109,8 @@ def run_train(args: Train) -> session.Outcome:
         if logger is not None:
             logger.finish()
     if not writer:  # process 0 reports, plots and cross-checks
+        if outcome.status != "finished":
+            raise SystemExit(130 if outcome.status == "interrupted" else 1)
         return outcome
     if outcome.train_seconds > 0 and outcome.steps_done:
         print(

@@ -9,6 +9,7 @@ file system.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -62,7 +63,15 @@ def initialize(
         )
     if n is not None and (n < 1 or not 0 <= (i or 0) < n):
         raise ConfigError(f"--process-id {i} is not in 0 .. {n - 1} (--num-processes {n})")
-    jax.distributed.initialize(coordinator, n, i)
+    try:
+        # process 0 may plot and cross-check for minutes after training: the others wait
+        jax.distributed.initialize(coordinator, n, i, shutdown_timeout_seconds=3600)
+    except RuntimeError as e:  # e.g. the coordinator cannot be reached in time
+        raise ConfigError(
+            f"could not join the multi-process run at {coordinator or 'the cluster'} as process "
+            f"{i} of {n}: {e}. Start every process with the same --coordinator (process 0's "
+            "address and a free port) and --num-processes, each with its own --process-id"
+        ) from None
     _JOINED[0] = True
     return True
 
@@ -74,6 +83,10 @@ def _int(name: str, value: int | str | None) -> int | None:
         return int(value)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+
+
+class WriterError(ConfigError):
+    """Process 0 failed at what it does for all (reading or writing the run directory)."""
 
 
 def is_writer() -> bool:
@@ -89,10 +102,44 @@ def to_host(tree: Any) -> Any:
 
 
 def from_writer(tree: Any) -> Any:
-    """Process 0's ``tree`` (NumPy leaves) on every process; the others pass one of its shape."""
+    """Process 0's ``tree`` (NumPy leaves) on every process; the others pass one of its shape.
+
+    Sent as raw bits (floats viewed as unsigned integers), so every value arrives exactly.
+    """
     if jax.process_count() == 1:
         return tree
-    return jax.device_get(multihost_utils.broadcast_one_to_all(tree, is_source=is_writer()))
+
+    def bits(x: Any) -> np.ndarray:
+        x = np.asarray(x)
+        return x.view(f"u{x.dtype.itemsize}") if x.dtype.kind == "f" else x
+
+    sent = multihost_utils.broadcast_one_to_all(jax.tree.map(bits, tree), is_source=is_writer())
+    return jax.tree.map(
+        lambda got, x: np.asarray(got).view(np.asarray(x).dtype), jax.device_get(sent), tree
+    )
+
+
+def writer_does(fn: Callable[[], str | None]) -> str:
+    """``fn()`` on process 0, its text on every process; its error raised on every process.
+
+    What process 0 alone does (reading or making the run directory) must not leave the others
+    waiting for it when it fails: they raise :class:`WriterError` with its message.
+    """
+    if jax.process_count() == 1:
+        return fn() or ""
+    text, failed = "", ""
+    if is_writer():
+        try:
+            text = fn() or ""
+        except Exception as e:  # every process learns it, then each raises
+            failed = f"{type(e).__name__}: {e}"
+            error = e
+    failed = text_from_writer(failed if is_writer() else None)
+    if failed:
+        if is_writer():
+            raise error
+        raise WriterError(f"process 0 stopped: {failed}")
+    return text_from_writer(text if is_writer() else None)
 
 
 def text_from_writer(text: str | None) -> str:

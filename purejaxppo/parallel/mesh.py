@@ -128,6 +128,12 @@ def check(layout: Layout, num_seeds: int, num_envs: int) -> None:
             "(--devices / --mesh), or start on more (several processes: see the README's "
             "'Beyond one machine')"
         )
+    if jax.process_count() > 1 and layout.devices != have:
+        raise MeshError(
+            f"the mesh {layout} has {layout.devices} devices; a run of {jax.process_count()} "
+            f"processes uses all their {have} devices: give a mesh of {have} (or none, and "
+            "--devices all)"
+        )
     if num_seeds % layout.seeds:
         raise MeshError(
             f"{num_seeds} run(s) do not split over {layout.seeds} devices on the seeds axis: "

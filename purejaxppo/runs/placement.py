@@ -85,11 +85,15 @@ class Placement:
                     init, in_shardings=self._arg_shardings(args), out_shardings=shardings
                 )
                 return init(*jax.tree.map(np.asarray, args)), 0
-        if hosts.is_writer():
-            runner, start = checkpoint.restore_runner(resume_from, abstract)
-            host = jax.device_get(runner)
-        else:
-            host, start = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), abstract), 0
+        read: dict[str, Any] = {}
+
+        def restore() -> None:  # on process 0, which sends it (or its error) to the others
+            runner, read["start"] = checkpoint.restore_runner(resume_from, abstract)
+            read["host"] = jax.device_get(runner)
+
+        hosts.writer_does(restore)
+        zeros = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), abstract)
+        host, start = read.get("host", zeros), read.get("start", 0)
         host, start = hosts.from_writer((host, np.asarray(start, np.int32)))
         return hosts.to_devices(host, shardings), int(start)
 
@@ -113,15 +117,25 @@ class Placement:
         if self.mesh is None:
             return jax.jit(chunk).lower(runner, *args).compile()
         shardings = self._shardings(jax.eval_shape(lambda: runner))
-        n_out = len(jax.eval_shape(chunk, runner, *args))
-        runs = NamedSharding(self.mesh, P(SEEDS))
+        runs = NamedSharding(self.mesh, P(SEEDS))  # a prefix for every output but the runner
+
+        def paired(runner: RunnerState, *args: Any) -> tuple[RunnerState, tuple]:
+            out = chunk(runner, *args)
+            return out[0], tuple(out[1:])
+
         jitted = jax.jit(
-            chunk,
+            paired,
             in_shardings=(shardings, *self._arg_shardings(args)),
-            out_shardings=(shardings, *[runs] * (n_out - 1)),
+            out_shardings=(shardings, runs),
         )
         with self.tracing():
-            return jitted.lower(runner, *args).compile()
+            compiled = jitted.lower(runner, *args).compile()
+
+        def call(runner: RunnerState, *args: Any) -> tuple:
+            new, rest = compiled(runner, *args)
+            return (new, *rest)
+
+        return call
 
     def scalar(self, value: int) -> Any:
         """An int32 argument of the compiled programs (host NumPy on a mesh: every process's)."""

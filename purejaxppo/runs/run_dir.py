@@ -135,6 +135,12 @@ def read_spec(run_dir: Path) -> RunSpec:
         raise RunDirError(f"{f} is damaged ({type(e).__name__}: {e}); nothing was changed") from e
 
 
+def run_json_text(run_dir: Path) -> str:
+    """run.json's text, checked to be a readable spec (:func:`read_spec`'s errors)."""
+    read_spec(run_dir)
+    return (Path(run_dir) / RUN_FILE).read_text()
+
+
 def append_metrics(run_dir: Path, first_update: int, metrics: TrainMetrics) -> None:
     """Appends rows for updates ``first_update, ...``; metrics have shape ``[seeds, n]``."""
     f = Path(run_dir) / METRICS_FILE

@@ -36,7 +36,7 @@ from purejaxppo.runs.placement import Placement
 from purejaxppo.runs.policy import env_of
 from purejaxppo.train import RunnerState, Trainer, TrainMetrics, make_train
 
-STATUSES = ("ok", "nonfinite", "diskfull")
+STATUSES = ("ok", "nonfinite", "diskfull", "error")
 """What a chunk's host work can end in (process 0 tells the others by index)."""
 
 PROGRESS_CHUNKS = 50
@@ -129,14 +129,13 @@ def run(
             only process 0 (:func:`~purejaxppo.parallel.hosts.is_writer`) touches ``path``.
     """
     writer = hosts.is_writer()
-    if writer:
-        run_dir.read_spec(path)  # a clear error for a damaged run directory
-    run_json = json.loads(
-        hosts.text_from_writer((path / run_dir.RUN_FILE).read_text() if writer else None)
-    )
+    run_json = json.loads(hosts.writer_does(lambda: run_dir.run_json_text(path)))
     spec = run_dir.RunSpec.from_json(run_json)
     cfg = spec.config.validate()
     layout = _layout(spec, mesh, resume)
+    if resume and (layout if layout and layout.devices > 1 else None) != spec.mesh:
+        run_json["mesh"] = layout.to_json() if layout and layout.devices > 1 else None
+        hosts.writer_does(lambda: _write_json(path / run_dir.RUN_FILE, run_json))
     place = Placement(layout, cfg.num_envs)
     env = env_of(spec)
     U, K, S = cfg.num_updates, spec.chunk_updates, spec.num_seeds
@@ -161,8 +160,8 @@ def run(
     t0 = time.perf_counter()
     init, keys = _init_fn(spec, train)
     runner, start = place.start(init, keys, resume_from=path if resume else None)
-    if resume and writer:
-        run_dir.truncate_metrics(path, start)
+    if resume:
+        hosts.writer_does(lambda: run_dir.truncate_metrics(path, start))
     step_chunk = place.compile(chunk, runner, start)
     compile_s = time.perf_counter() - t0
     say = print if writer else _silent
@@ -186,6 +185,7 @@ def run(
         status = "ok" if bool(np.all(finite)) else "nonfinite"
         if status == "nonfinite":
             new_runner = place.to_host(new_runner)
+        error: BaseException | None = None
         if writer:
             try:
                 run_dir.append_metrics(path, first, metrics)
@@ -199,11 +199,17 @@ def run(
                         _advance(bar, metrics)
                     if due:
                         checkpoint.save(path, state, first + K, run_json)
-            except (checkpoint.DiskFullError, OSError) as e:
-                if not (isinstance(e, checkpoint.DiskFullError) or checkpoint.is_disk_full(e)):
-                    raise
-                status, why[0] = "diskfull", e
-        return STATUSES[int(hosts.from_writer(np.asarray(STATUSES.index(status), np.int32)))]
+            except Exception as e:  # every process learns how process 0's host work ended
+                if isinstance(e, checkpoint.DiskFullError) or checkpoint.is_disk_full(e):
+                    status, why[0] = "diskfull", e
+                else:
+                    status, error = "error", e
+        word = STATUSES[int(hosts.from_writer(np.asarray(STATUSES.index(status), np.int32)))]
+        if word == "error":
+            if error is not None:
+                raise error
+            raise hosts.WriterError("process 0 stopped while writing the run directory")
+        return word
 
     # Pipelined: chunk n+1 is dispatched (JAX runs it asynchronously) before the host work of
     # chunk n, so writing files and checkpoints overlaps the computation.
@@ -274,6 +280,10 @@ def _layout(spec: run_dir.RunSpec, mesh: Layout | None, resume: bool) -> Layout 
             "uninterrupted run"
         )
     return mesh
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def _silent(*_: Any, **__: Any) -> None:
