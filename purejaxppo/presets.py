@@ -87,6 +87,13 @@ PRESETS: dict[str, Preset] = {
         env="Walker2d-v5",
         source=f"{_SWEEPS}/sweep_walker2d_v5.md",
     ),
+    "ant": Preset(
+        {"total_timesteps": 1_000_000, "entropy_coeff": 0.0, "log_std_init": -2.0},
+        "the seed's with no entropy bonus and initial log std -2 (std 0.14; Ant pays for its "
+        "actions' size), for Ant-v5 at 1M steps",
+        env="Ant-v5",
+        source=f"{_SWEEPS}/sweep_ant_v5.md",
+    ),
     "swimmer": Preset(
         {"total_timesteps": 1_000_000, "gamma": 0.999},
         "the seed's with gamma 0.999 (Swimmer's reward comes slowly), for Swimmer-v5 at 1M",
