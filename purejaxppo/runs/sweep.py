@@ -207,6 +207,11 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _ret(x: float) -> str:
+    """A return in the table: one decimal below 100 in size (Reacher's -4.5), whole above."""
+    return f"{x:.1f}" if abs(x) < 100 else f"{x:.0f}"
+
+
 def markdown(meta: dict, rows: list[dict]) -> str:
     """The table: one line per point, best Gymnasium mean first (a diverged point last)."""
     names = list(rows[0]["point"])
@@ -232,8 +237,9 @@ def markdown(meta: dict, rows: list[dict]) -> str:
         rate = r.get("steps_per_s")
         lines.append(
             "| " + " | ".join(_fmt(r["point"][n]) for n in names) + " | "
-            f"{g.mean():.0f} [{g.min():.0f}, {g.max():.0f}] | {np.mean(r['eval_per_seed']):.0f} | "
-            f"{np.nanmean(r['last_train_return_per_seed']):.0f} | "
+            f"{_ret(g.mean())} [{_ret(g.min())}, {_ret(g.max())}] | "
+            f"{_ret(np.mean(r['eval_per_seed']))} | "
+            f"{_ret(np.nanmean(r['last_train_return_per_seed']))} | "
             f"{'-' if rate is None else f'{rate:,.0f}'} |"
         )
     return "\n".join(lines) + "\n"
