@@ -94,6 +94,19 @@ PRESETS: dict[str, Preset] = {
         env="Ant-v5",
         source=f"{_SWEEPS}/sweep_ant_v5.md",
     ),
+    "invertedpendulum": Preset(
+        {"total_timesteps": 1_000_000, "anneal_lr": True},
+        "the seed's with the learning rate annealed to 0, for InvertedPendulum-v5 at 1M steps "
+        "(three points of its sweep hold 1000, the most; this one keeps the final policy still)",
+        env="InvertedPendulum-v5",
+        source=f"{_SWEEPS}/sweep_invertedpendulum_v5.md",
+    ),
+    "inverteddoublependulum": Preset(
+        {"total_timesteps": 1_000_000, "learning_rate": 1e-4, "anneal_lr": True},
+        "the seed's with learning rate 1e-4 annealed to 0, for InvertedDoublePendulum-v5 at 1M",
+        env="InvertedDoublePendulum-v5",
+        source=f"{_SWEEPS}/sweep_inverteddoublependulum_v5.md",
+    ),
     "swimmer": Preset(
         {"total_timesteps": 1_000_000, "gamma": 0.999},
         "the seed's with gamma 0.999 (Swimmer's reward comes slowly), for Swimmer-v5 at 1M",
