@@ -107,6 +107,13 @@ PRESETS: dict[str, Preset] = {
         env="InvertedDoublePendulum-v5",
         source=f"{_SWEEPS}/sweep_inverteddoublependulum_v5.md",
     ),
+    "reacher": Preset(
+        {"total_timesteps": 1_000_000, "gamma": 0.95},
+        "the seed's with gamma 0.95 (Reacher's 50-step episodes reward being near now), for "
+        "Reacher-v5 at 1M steps",
+        env="Reacher-v5",
+        source=f"{_SWEEPS}/sweep_reacher_v5_gamma.md",
+    ),
     "swimmer": Preset(
         {"total_timesteps": 1_000_000, "gamma": 0.999},
         "the seed's with gamma 0.999 (Swimmer's reward comes slowly), for Swimmer-v5 at 1M",
