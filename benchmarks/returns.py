@@ -40,6 +40,7 @@ from purejaxppo.envs.v5.task import resolve_physics
 from purejaxppo.presets import TUNED, preset_config, resolve
 from purejaxppo.runs import checkpoint, run_dir, session
 from purejaxppo.runs.crosscheck import Estimate, cross_check_run
+from purejaxppo.runs.sweep import format_return as _num
 
 sys.path.insert(0, str(Path(__file__).parent))
 import common
@@ -203,11 +204,6 @@ def score(
         "curve_eval_min": np.nanmin(m["eval_return"][:, evaluated], axis=0).tolist(),
         "curve_eval_max": np.nanmax(m["eval_return"][:, evaluated], axis=0).tolist(),
     }
-
-
-def _num(x: float) -> str:
-    """A return for the table: whole numbers, one decimal under 100 in magnitude (Reacher)."""
-    return f"{x:.1f}" if abs(x) < 100 else f"{x:.0f}"
 
 
 def _rate(steps_per_s: float | None) -> str:

@@ -51,3 +51,18 @@ def test_static_fields_take_their_types_and_split_the_programs():
 def test_bad_grid_items_are_named(item, message):
     with pytest.raises(ConfigError, match=message):
         sweep.parse_grid([item], PPOConfig())
+
+
+def test_the_table_ranks_points_and_keeps_small_returns_apart():
+    meta = {"env": "Reacher-v5", "env_kwargs": {}, "steps": 1000, "seeds": 2, "runs": 4,
+            "programs": [{}], "steps_per_s": 10.0, "compile_s": 1.0, "episodes": 10}  # fmt: skip
+    rows = [
+        {"point": {"gamma": 0.99}, "gymnasium_per_seed": [-4.6, -4.4],
+         "eval_per_seed": [-4.0, -4.2], "last_train_return_per_seed": [-5.0, -5.2]},
+        {"point": {"gamma": 0.95}, "gymnasium_per_seed": [-3.9, -3.7],
+         "eval_per_seed": [-3.0, -3.4], "last_train_return_per_seed": [-4.0, float("nan")]},
+    ]  # fmt: skip
+    lines = sweep.markdown(meta, rows).splitlines()
+    assert lines[-2] == "| 0.95 | -3.8 [-3.9, -3.7] | -3.2 | -4.0 | - |"  # the best first
+    assert lines[-1] == "| 0.99 | -4.5 [-4.6, -4.4] | -4.1 | -5.1 | - |"
+    assert sweep.format_return(5279.5) == "5280" and sweep.format_return(-33.84) == "-33.8"

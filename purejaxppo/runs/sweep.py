@@ -207,8 +207,11 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _ret(x: float) -> str:
-    """A return in the table: one decimal below 100 in size (Reacher's -4.5), whole above."""
+def format_return(x: float) -> str:
+    """A return in a results table: one decimal below 100 in size (Reacher's -4.5), whole above.
+
+    Shared by the sweep tables and ``benchmarks/returns.py``.
+    """
     return f"{x:.1f}" if abs(x) < 100 else f"{x:.0f}"
 
 
@@ -237,9 +240,9 @@ def markdown(meta: dict, rows: list[dict]) -> str:
         rate = r.get("steps_per_s")
         lines.append(
             "| " + " | ".join(_fmt(r["point"][n]) for n in names) + " | "
-            f"{_ret(g.mean())} [{_ret(g.min())}, {_ret(g.max())}] | "
-            f"{_ret(np.mean(r['eval_per_seed']))} | "
-            f"{_ret(np.nanmean(r['last_train_return_per_seed']))} | "
+            f"{format_return(g.mean())} [{format_return(g.min())}, {format_return(g.max())}] | "
+            f"{format_return(np.mean(r['eval_per_seed']))} | "
+            f"{format_return(np.nanmean(r['last_train_return_per_seed']))} | "
             f"{'-' if rate is None else f'{rate:,.0f}'} |"
         )
     return "\n".join(lines) + "\n"
