@@ -75,17 +75,23 @@ PRESETS: dict[str, Preset] = {
         source=f"{_SWEEPS}/sweep_halfcheetah_v5.md",
     ),
     "hopper": Preset(
-        {"total_timesteps": 1_000_000, "log_std_init": -0.5, "learning_rate": 1e-4},
-        "the seed's with initial log std -0.5 (std 0.61; sweep_hopper_v5.md) and learning rate "
-        "1e-4, for Hopper-v5 at 1M steps",
+        {
+            "total_timesteps": 1_000_000,
+            "log_std_init": -0.5,
+            "learning_rate": 1e-4,
+            "shared_network": False,
+        },
+        "the seed's with a separate actor and critic, initial log std -0.5 (std 0.61; "
+        "sweep_hopper_v5.md) and learning rate 1e-4 (sweep_hopper_v5_1m.md), for Hopper-v5 at 1M",
         env="Hopper-v5",
-        source=f"{_SWEEPS}/sweep_hopper_v5_1m.md",
+        source=f"{_SWEEPS}/sweep_hopper_v5_separate.md",
     ),
     "walker2d": Preset(
-        {"total_timesteps": 1_000_000, "log_std_init": -0.5},
-        "the seed's with initial log std -0.5 (std 0.61), for Walker2d-v5 at 1M steps",
+        {"total_timesteps": 1_000_000, "log_std_init": -0.5, "shared_network": False},
+        "the seed's with a separate actor and critic and initial log std -0.5 (std 0.61; "
+        "sweep_walker2d_v5.md), for Walker2d-v5 at 1M steps",
         env="Walker2d-v5",
-        source=f"{_SWEEPS}/sweep_walker2d_v5.md",
+        source=f"{_SWEEPS}/sweep_walker2d_v5_separate.md",
     ),
     "ant": Preset(
         {"total_timesteps": 1_000_000, "entropy_coeff": 0.0, "log_std_init": -2.0},
@@ -113,6 +119,12 @@ PRESETS: dict[str, Preset] = {
         "Reacher-v5 at 1M steps",
         env="Reacher-v5",
         source=f"{_SWEEPS}/sweep_reacher_v5_gamma.md",
+    ),
+    "pusher": Preset(
+        {"total_timesteps": 1_000_000, "learning_rate": 1e-4},
+        "the seed's with learning rate 1e-4, for Pusher-v5 at 1M steps",
+        env="Pusher-v5",
+        source=f"{_SWEEPS}/sweep_pusher_v5.md",
     ),
     "swimmer": Preset(
         {"total_timesteps": 1_000_000, "gamma": 0.999},
