@@ -8,6 +8,14 @@ Two architectures, chosen by ``PPOConfig.shared_network``:
   output, 1.0 critic output), widths ``hidden_sizes`` and ``critic_hidden_sizes``.
 
 Both have a learned, state-independent ``log_std`` starting at ``log_std_init``.
+
+The orthogonal init draws each matrix from a QR factorisation. Under ``vmap`` (seeds, a sweep's
+points) JAX would batch it into one LAPACK call per layer, and jaxlib 0.10's CPU kernel splits a
+batch into chunks on XLA's intra-op thread pool and blocks until they are done: with a layer of
+the actor and one of the critic factored at once on a 2-thread pool, both threads wait for
+chunks nobody runs, and the program hangs before its first step (the same fault as the MJX
+engine's Cholesky, ``envs/mjx/speed.py``). :func:`orthogonal` factors one matrix per call instead
+(``lax.map`` over the batch): the same values, no batched QR.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from purejaxppo.envs.base import broadcast_unbatched
 from purejaxppo.types import Array
 
 _ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
@@ -33,6 +42,30 @@ _ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
 def _he_normal(scale: float = 1.0) -> nn.initializers.Initializer:
     """``normal(0, 1) * sqrt(2 / fan_in) * scale``."""
     return nn.initializers.variance_scaling(2.0 * scale**2, "fan_in", "normal")
+
+
+def orthogonal(scale: float = 1.0) -> nn.initializers.Initializer:
+    """``jax.nn.initializers.orthogonal(scale)`` whose QR is never batched.
+
+    Under ``vmap`` the key gains a batch axis; the batching rule maps the unbatched initializer
+    over it (``lax.map``), so each seed's matrix equals the one the stock initializer gives for
+    that key, and every LAPACK QR call factors a single matrix (see the module docstring).
+    Nested vmaps map again, each level.
+    """
+    stock = nn.initializers.orthogonal(scale)
+
+    def init(key: Array, shape: Sequence[int], dtype: jnp.dtype = jnp.float32) -> Array:
+        @jax.custom_batching.custom_vmap
+        def draw(k: Array) -> Array:
+            return stock(k, shape, dtype)
+
+        @draw.def_vmap
+        def batched(axis_size: int, in_batched: list, k: Array) -> tuple[Array, bool]:
+            return jax.lax.map(draw, broadcast_unbatched(axis_size, k, in_batched[0])), True
+
+        return draw(key)
+
+    return init
 
 
 def _mlp(
@@ -60,7 +93,7 @@ class ActorCritic(nn.Module):
             mean = nn.Dense(self.action_size, kernel_init=_he_normal(0.01), name="actor_out")(h)
             value = nn.Dense(1, kernel_init=_he_normal(0.01), name="critic_out")(h)
         else:
-            ortho = nn.initializers.orthogonal
+            ortho = orthogonal
             h_pi = _mlp(obs, self.hidden_sizes, act, ortho(math.sqrt(2)), "actor")
             mean = nn.Dense(self.action_size, kernel_init=ortho(0.01), name="actor_out")(h_pi)
             h_v = _mlp(

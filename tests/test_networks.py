@@ -1,13 +1,20 @@
 """Network initialisation and the Gaussian policy's densities."""
 
 import math
+import re
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from purejaxppo.networks import ActorCritic, gaussian_entropy, gaussian_log_prob, sample_action
+from purejaxppo.networks import (
+    ActorCritic,
+    gaussian_entropy,
+    gaussian_log_prob,
+    orthogonal,
+    sample_action,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -48,3 +55,22 @@ def test_log_prob_and_entropy_match_closed_form():
     )
     samples = sample_action(jax.random.PRNGKey(0), jnp.broadcast_to(mean, (20000, 2)), log_std)
     np.testing.assert_allclose(samples.std(0), std, rtol=0.03)
+
+
+def _qr_batch_dims(f, *args) -> list[int]:
+    """The batch dims of every LAPACK QR call in the CPU program of ``f``."""
+    text = jax.jit(f).lower(*args).as_text()
+    return [int(n) for n in re.findall(r"geqrf[^\n]*num_batch_dims = \"(\d+)\"", text)]
+
+
+def test_vmapped_orthogonal_init_factors_one_matrix_per_call_with_the_stock_values():
+    # A batched QR can hang jaxlib 0.10's CPU kernels (networks.py): seeds x points must map.
+    keys = jax.random.split(jax.random.PRNGKey(0), 6).reshape(2, 3, 2)
+    ours = jax.vmap(jax.vmap(lambda k: orthogonal(2.0)(k, (17, 64))))
+    stock = jax.vmap(jax.vmap(lambda k: jax.nn.initializers.orthogonal(2.0)(k, (17, 64))))
+    np.testing.assert_array_equal(jax.jit(ours)(keys), jax.jit(stock)(keys))
+    assert _qr_batch_dims(stock, keys) == [2]  # what JAX does by itself
+    net = ActorCritic(action_size=3, shared=False)
+    init = jax.vmap(jax.vmap(lambda k: net.init(k, jnp.zeros(17), -1.0)))
+    dims = _qr_batch_dims(init, keys)  # actor and critic, 3 layers each (shared bodies once)
+    assert dims and set(dims) == {0}, dims
