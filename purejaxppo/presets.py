@@ -94,11 +94,18 @@ PRESETS: dict[str, Preset] = {
         source=f"{_SWEEPS}/sweep_walker2d_v5_separate.md",
     ),
     "ant": Preset(
-        {"total_timesteps": 1_000_000, "entropy_coeff": 0.0, "log_std_init": -2.0},
-        "the seed's with no entropy bonus and initial log std -2 (std 0.14; Ant pays for its "
-        "actions' size), for Ant-v5 at 1M steps",
+        {
+            "total_timesteps": 1_000_000,
+            "entropy_coeff": 0.0,
+            "log_std_init": -2.0,
+            "learning_rate": 1e-4,
+            "shared_network": False,
+        },
+        "the seed's with a separate actor and critic, learning rate 1e-4, no entropy bonus and "
+        "initial log std -2 (std 0.14; Ant pays for its actions' size; sweep_ant_v5.md), for "
+        "Ant-v5 at 1M steps",
         env="Ant-v5",
-        source=f"{_SWEEPS}/sweep_ant_v5.md",
+        source=f"{_SWEEPS}/sweep_ant_v5_separate.md",
     ),
     "invertedpendulum": Preset(
         {"total_timesteps": 1_000_000, "anneal_lr": True},
