@@ -54,7 +54,7 @@ def orthogonal(scale: float = 1.0) -> nn.initializers.Initializer:
     """
     stock = nn.initializers.orthogonal(scale)
 
-    def init(key: Array, shape: Sequence[int], dtype: jnp.dtype = jnp.float32) -> Array:
+    def init(key: Array, shape: Sequence[int], dtype: jax.typing.DTypeLike = jnp.float32) -> Array:
         @jax.custom_batching.custom_vmap
         def draw(k: Array) -> Array:
             return stock(k, shape, dtype)
