@@ -133,6 +133,13 @@ PRESETS: dict[str, Preset] = {
         env="Pusher-v5",
         source=f"{_SWEEPS}/sweep_pusher_v5.md",
     ),
+    "humanoid": Preset(
+        {"total_timesteps": 1_000_000, "learning_rate": 1e-4, "shared_network": False},
+        "the seed's with a separate actor and critic and learning rate 1e-4, for Humanoid-v5 at "
+        "1M steps",
+        env="Humanoid-v5",
+        source=f"{_SWEEPS}/sweep_humanoid_v5_separate.md",
+    ),
     "swimmer": Preset(
         {"total_timesteps": 1_000_000, "gamma": 0.999},
         "the seed's with gamma 0.999 (Swimmer's reward comes slowly), for Swimmer-v5 at 1M",
