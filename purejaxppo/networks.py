@@ -27,7 +27,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from purejaxppo.envs.base import broadcast_unbatched
+from purejaxppo.envs.base import map_under_vmap
 from purejaxppo.types import Array
 
 _ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
@@ -55,15 +55,7 @@ def orthogonal(scale: float = 1.0) -> nn.initializers.Initializer:
     stock = nn.initializers.orthogonal(scale)
 
     def init(key: Array, shape: Sequence[int], dtype: jax.typing.DTypeLike = jnp.float32) -> Array:
-        @jax.custom_batching.custom_vmap
-        def draw(k: Array) -> Array:
-            return stock(k, shape, dtype)
-
-        @draw.def_vmap
-        def batched(axis_size: int, in_batched: list, k: Array) -> tuple[Array, bool]:
-            return jax.lax.map(draw, broadcast_unbatched(axis_size, k, in_batched[0])), True
-
-        return draw(key)
+        return map_under_vmap(lambda k: stock(k, shape, dtype))(key)
 
     return init
 

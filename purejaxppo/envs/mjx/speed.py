@@ -66,7 +66,7 @@ import jax.numpy as jnp
 import jax.scipy.linalg
 from mujoco.mjx._src import scan, solver
 
-from purejaxppo.envs.base import broadcast_unbatched
+from purejaxppo.envs.base import map_under_vmap
 from purejaxppo.types import Array
 
 T = TypeVar("T")
@@ -174,20 +174,13 @@ def solver_loops(mode: str = "auto") -> Iterator[None]:
 
 
 def _sequential_solve(original: Callable) -> Callable:
-    """``original(m, d)``, batched by ``lax.map`` over the env axis instead of vectorised."""
+    """``original(m, d)``, batched by ``lax.map`` over the env axis instead of vectorised.
+
+    Only the innermost ``vmap`` (the envs) is a loop: an outer one (seeds) batches its body.
+    """
 
     def solve(m, d):
-        @jax.custom_batching.custom_vmap
-        def one(d):
-            return original(m, d)
-
-        @one.def_vmap
-        def batched(axis_size: int, in_batched: list, d):
-            d = jax.tree.map(functools.partial(broadcast_unbatched, axis_size), d, in_batched[0])
-            out = jax.lax.map(lambda x: original(m, x), d)  # an outer vmap batches the body
-            return out, jax.tree.map(lambda _: True, out)
-
-        return one(d)
+        return map_under_vmap(lambda d: original(m, d), nested="batch")(d)
 
     return solve
 
@@ -225,34 +218,13 @@ _LAPACK = (jax.scipy.linalg.cho_factor, jax.scipy.linalg.cho_solve)
 
 def cho_factor(a: Array, lower: bool = False, **_: object) -> tuple[Array, bool]:
     """``jax.scipy.linalg.cho_factor`` of ``a`` ``[n, n]``; batched, one matrix at a time."""
-
-    @jax.custom_batching.custom_vmap
-    def factor(a: Array) -> Array:
-        return _LAPACK[0](a, lower=lower)[0]
-
-    @factor.def_vmap
-    def batched(axis_size: int, in_batched: list, a: Array) -> tuple[Array, bool]:
-        # the body calls `factor` again, so an outer vmap (seeds) maps again instead of batching
-        return jax.lax.map(factor, broadcast_unbatched(axis_size, a, in_batched[0])), True
-
-    return factor(a), lower
+    return map_under_vmap(lambda a: _LAPACK[0](a, lower=lower)[0])(a), lower
 
 
 def cho_solve(c_and_lower: tuple[Array, bool], b: Array, **_: object) -> Array:
     """``jax.scipy.linalg.cho_solve`` (``b`` ``[n]`` or ``[n, k]``); batched, one at a time."""
     c, lower = c_and_lower
-
-    @jax.custom_batching.custom_vmap
-    def solve(c: Array, b: Array) -> Array:
-        return _LAPACK[1]((c, lower), b)
-
-    @solve.def_vmap
-    def batched(axis_size: int, in_batched: list, c: Array, b: Array) -> tuple[Array, bool]:
-        full = functools.partial(broadcast_unbatched, axis_size)
-        c, b = (full(x, f) for x, f in zip((c, b), in_batched, strict=True))
-        return jax.lax.map(lambda cb: solve(*cb), (c, b)), True
-
-    return solve(c, b)
+    return map_under_vmap(lambda c, b: _LAPACK[1]((c, lower), b))(c, b)
 
 
 _UNBATCHED = [True]  # switched off by batched_cholesky()
