@@ -153,6 +153,13 @@ PRESETS: dict[str, Preset] = {
         env="Humanoid-v5",
         source=f"{_SWEEPS}/sweep_humanoid_v5_separate.md",
     ),
+    "humanoidstandup": Preset(
+        {"total_timesteps": 1_000_000, "learning_rate": 1e-4, "shared_network": False},
+        "the humanoid preset (a separate actor and critic, learning rate 1e-4), for "
+        "HumanoidStandup-v5 at 1M steps",
+        env="HumanoidStandup-v5",
+        source=f"{_SWEEPS}/sweep_humanoidstandup_v5_humanoid.md",
+    ),
     "swimmer": Preset(
         {"total_timesteps": 1_000_000, "gamma": 0.999},
         "the seed's with gamma 0.999 (Swimmer's reward comes slowly), for Swimmer-v5 at 1M",
