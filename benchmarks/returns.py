@@ -120,7 +120,7 @@ def run_env(
     shared = not base.anneal_lr
     prev, prev_budget, start = None, None, 0  # start: the update a continued run starts from
     for cfg in cfgs:
-        chunk = _chunk(cfg.num_updates, start)
+        chunk = session.chunk_updates(cfg.num_updates, start)
         spec = _spec(env_id, cfg, seeds, seed, preset, chunk, physics)
         path = _existing(root, spec) if root_kept else None
         if path is not None and (path / ROW_FILE).is_file():  # scored by an earlier invocation
@@ -148,19 +148,6 @@ def run_env(
         yield row
         prev, prev_budget = path, cfg.total_timesteps
         start = cfg.num_updates if shared else 0
-
-
-def _chunk(num_updates: int, start: int) -> int:
-    """Updates per compiled call of a run from update ``start`` to ``num_updates``.
-
-    About ``num_updates / PROGRESS_CHUNKS`` and a divisor of both ends, so a continued run's
-    calls end on its budget: a run's own chunk when it starts at 0 (what a table of one budget
-    uses, so its runs are found again by a table of several), else a divisor of the two budgets'
-    update counts (1M -> 10M at 2,048 steps per update: 488 -> 4,882 updates, 2 per call).
-    """
-    ends = math.gcd(num_updates, start)  # num_updates itself when start is 0
-    target = max(1, num_updates // session.PROGRESS_CHUNKS)
-    return max(d for d in range(1, min(ends, target) + 1) if ends % d == 0)
 
 
 def _existing(root: Path, spec: run_dir.RunSpec) -> Path | None:

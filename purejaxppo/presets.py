@@ -36,6 +36,9 @@ class Preset:
 
 
 _SWEEPS = "benchmarks/results/cpu"
+_HUMANOID = {"total_timesteps": 1_000_000, "learning_rate": 1e-4, "shared_network": False}
+"""A separate actor and critic at learning rate 1e-4: the ``humanoid`` preset, and
+``humanoidstandup``'s (chosen by their own sweeps)."""
 
 PRESETS: dict[str, Preset] = {
     "seed": Preset({}, "the defaults: the seed's hyperparameters (made for HalfCheetah-v5)"),
@@ -147,14 +150,14 @@ PRESETS: dict[str, Preset] = {
         source=f"{_SWEEPS}/sweep_pusher_v5.md",
     ),
     "humanoid": Preset(
-        {"total_timesteps": 1_000_000, "learning_rate": 1e-4, "shared_network": False},
+        _HUMANOID,
         "the seed's with a separate actor and critic and learning rate 1e-4, for Humanoid-v5 at "
         "1M steps",
         env="Humanoid-v5",
         source=f"{_SWEEPS}/sweep_humanoid_v5_separate.md",
     ),
     "humanoidstandup": Preset(
-        {"total_timesteps": 1_000_000, "learning_rate": 1e-4, "shared_network": False},
+        _HUMANOID,
         "the humanoid preset (a separate actor and critic, learning rate 1e-4), for "
         "HumanoidStandup-v5 at 1M steps",
         env="HumanoidStandup-v5",

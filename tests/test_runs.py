@@ -91,6 +91,19 @@ def test_plot_command_rewrites_the_figures(probe_run, capsys):
     assert "learning_curve" in capsys.readouterr().out
 
 
+def test_chunks_end_on_the_run_end_and_a_resume_that_would_pass_it_is_refused(tmp_path):
+    assert session.chunk_updates(488) == 8  # a new run: ~1/50 of it, dividing it
+    assert session.chunk_updates(4882, 488) == 2  # continued from 488: divides both ends
+    assert session.chunk_updates(100, 40) == 2  # gcd 20, at most 100 // 50
+    path = _spec(tmp_path)  # 8 updates, 2 per call, a checkpoint every 2
+    assert session.run(path, stop_after_chunks=1).next_update == 2
+    spec = json.loads((path / run_dir.RUN_FILE).read_text())
+    spec.update(chunk_updates=4, checkpoint_every=4)  # 2 + 4 + 4 would pass update 8
+    (path / run_dir.RUN_FILE).write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match=r"resumed at update 2 of 8, which 4 updates per call"):
+        session.run(path, resume=True)
+
+
 @pytest.mark.parametrize(
     "env,env_kwargs", [("probe/observation", {}), ("Hopper-v5", {"physics": "c"})]
 )
