@@ -107,19 +107,24 @@ def run_env(
     and so on. The state at each budget is that of a separate run to that budget, bit for bit
     (checked on InvertedPendulum-v5, 4096 continued to 8192 steps against 8192 directly: equal
     parameters and episode returns), at the cost of the largest budget alone. Annealing presets
-    train one run per budget.
+    train one run per budget. ``tuned`` takes, for each budget, the env's preset tuned for the
+    nearest budget (:func:`purejaxppo.presets.tuned`); a budget whose preset differs from the
+    last budget's trains its own run.
 
     With ``root_kept`` (``--runs-dir``) the runs stay, and a second invocation with the same
     arguments does not start over: a budget already scored is read back, a run stopped part way
     (Ctrl-C, a machine's time limit) continues from its newest checkpoint, so a table too long for
     one sitting can be made in several. Its steps/s are then those of the last sitting.
     """
-    preset = "seed" if preset == "tuned" and env_id not in TUNED else resolve(preset, env_id)
-    base = preset_config(preset)
-    cfgs = [base.replace(total_timesteps=b).validate() for b in sorted(budgets)]
-    shared = not base.anneal_lr
-    prev, prev_budget, start = None, None, 0  # start: the update a continued run starts from
-    for cfg in cfgs:
+    asked = preset
+    prev, prev_budget, prev_preset, start = None, None, None, 0  # prev: the last budget's run
+    for budget in sorted(budgets):
+        untuned = asked == "tuned" and env_id not in TUNED
+        preset = "seed" if untuned else resolve(asked, env_id, budget)
+        cfg = preset_config(preset).replace(total_timesteps=budget).validate()
+        # continue the last budget's run: same preset, and its updates do not depend on the budget
+        shared = prev is not None and preset == prev_preset and not cfg.anneal_lr
+        start = start if shared else 0  # the update a continued run starts from
         chunk = session.chunk_updates(cfg.num_updates, start)
         spec = _spec(env_id, cfg, seeds, seed, preset, chunk, physics)
         path = _existing(root, spec) if root_kept else None
@@ -146,8 +151,7 @@ def run_env(
             row["run_dir"] = str(path) if root_kept else None
             (path / ROW_FILE).write_text(json.dumps(row, indent=2))
         yield row
-        prev, prev_budget = path, cfg.total_timesteps
-        start = cfg.num_updates if shared else 0
+        prev, prev_budget, prev_preset, start = path, budget, preset, cfg.num_updates
 
 
 def _existing(root: Path, spec: run_dir.RunSpec) -> Path | None:

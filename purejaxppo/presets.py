@@ -1,8 +1,9 @@
 """Named hyperparameter sets for ``purejaxppo train --preset NAME`` (and ``sweep``).
 
 A preset replaces the defaults of PPOConfig; flags given on the command line still override it.
-``--preset tuned`` picks the preset tuned for the env given (:data:`TUNED`); ``seed`` (the
-defaults themselves, the seed's hyperparameters) stays the default.
+``--preset tuned`` picks the preset tuned for the env given and the budget nearest the one asked
+(:data:`TUNED`, :func:`tuned`); ``seed`` (the defaults themselves, the seed's hyperparameters)
+stays the default.
 
 Every tuned preset was chosen by a sweep scored in Gymnasium's own task on seeds 0-2 of the
 sweep; its ``source`` is the results file, which starts with the command that made it.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from typing import Any
 
 from purejaxppo.config import ConfigError, PPOConfig
@@ -171,24 +173,56 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
-TUNED: dict[str, str] = {p.env: name for name, p in PRESETS.items() if p.env is not None}
-"""Env id -> the name of its tuned preset."""
+
+def _tuned() -> dict[str, tuple[str, ...]]:
+    by_env: dict[str, list[str]] = {}
+    for name, p in PRESETS.items():
+        if p.env is not None:
+            by_env.setdefault(p.env, []).append(name)
+    return {
+        env: tuple(sorted(names, key=lambda n: PRESETS[n].values["total_timesteps"]))
+        for env, names in by_env.items()
+    }
 
 
-def resolve(name: str, env_id: str | None) -> str:
-    """The preset a name means for ``env_id``: ``tuned`` becomes the env's own preset.
+TUNED: dict[str, tuple[str, ...]] = _tuned()
+"""Env id -> the names of its tuned presets, by the budget each was tuned for (smallest first)."""
+
+
+def tuned(env_id: str | None, total_timesteps: int | None = None) -> str:
+    """The env's tuned preset for a budget: the one tuned for the budget nearest by ratio.
+
+    A preset's learning-rate schedule suits the budget it was tuned for (a constant rate chosen
+    for 1M steps can make the policy worse over 10M), so a task may have one preset per budget.
+    ``total_timesteps`` None (or halfway between two budgets) takes the smaller budget's.
+
+    Raises:
+        ConfigError: the env has no tuned preset (listing those that have).
+    """
+    if env_id not in TUNED:
+        raise ConfigError(
+            f"--preset tuned: no tuned preset for {env_id}; tuned presets exist for "
+            f"{', '.join(sorted(TUNED))} (or give --preset seed)"
+        )
+    names = TUNED[env_id]
+    if total_timesteps is None or total_timesteps < 1:
+        return names[0]
+
+    def distance(name: str) -> float:  # |log| of the ratio of the budgets
+        return abs(math.log(total_timesteps / PRESETS[name].values["total_timesteps"]))
+
+    return min(names, key=distance)  # min keeps the first (the smaller budget) of equal ones
+
+
+def resolve(name: str, env_id: str | None, total_timesteps: int | None = None) -> str:
+    """The preset a name means for ``env_id``: ``tuned`` becomes the env's own (:func:`tuned`).
 
     Raises:
         ConfigError: an unknown name (with the close matches), or ``tuned`` for an env that has
             no tuned preset (listing those that do).
     """
     if name == "tuned":
-        if env_id not in TUNED:
-            raise ConfigError(
-                f"--preset tuned: no tuned preset for {env_id}; tuned presets exist for "
-                f"{', '.join(sorted(TUNED))} (or give --preset seed)"
-            )
-        return TUNED[env_id]
+        return tuned(env_id, total_timesteps)
     if name not in PRESETS:
         close = difflib.get_close_matches(name, [*PRESETS, "tuned"], n=3, cutoff=0.4)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
@@ -196,9 +230,15 @@ def resolve(name: str, env_id: str | None) -> str:
     return name
 
 
-def preset_config(name: str, env_id: str | None = None) -> PPOConfig:
-    """PPOConfig with the preset's values (``tuned``: the one tuned for ``env_id``)."""
-    return PPOConfig(**PRESETS[resolve(name, env_id)].values)
+def preset_config(
+    name: str, env_id: str | None = None, total_timesteps: int | None = None
+) -> PPOConfig:
+    """PPOConfig with the preset's values.
+
+    ``tuned`` is the preset tuned for ``env_id`` and the budget nearest ``total_timesteps``; the
+    config keeps that preset's own budget (the command line's flag then replaces it).
+    """
+    return PPOConfig(**PRESETS[resolve(name, env_id, total_timesteps)].values)
 
 
 def default_preset(backend: str) -> str:
@@ -212,5 +252,8 @@ def describe() -> str:
     for name, p in PRESETS.items():
         where = f" [{p.env}; {p.source}]" if p.env else ""
         lines.append(f"{name}: {p.about}{where}")
-    lines.append("tuned: the preset tuned for the env given")
+    lines.append(
+        "tuned: the preset tuned for the env given (of those, the one tuned for the budget "
+        "nearest --total-timesteps)"
+    )
     return "\n".join(lines)

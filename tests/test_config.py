@@ -88,10 +88,25 @@ def test_every_preset_is_a_valid_config_that_differs_only_where_it_says():
 def test_tuned_picks_the_env_own_preset_and_names_what_exists():
     from purejaxppo.presets import TUNED, preset_config, resolve
 
-    assert resolve("tuned", "Hopper-v5") == TUNED["Hopper-v5"] == "hopper"
+    assert resolve("tuned", "Hopper-v5") == TUNED["Hopper-v5"][0] == "hopper"
     assert preset_config("tuned", "Hopper-v5") == preset_config("hopper")
     assert resolve("seed", "Hopper-v5") == "seed"
     with pytest.raises(ConfigError, match="no tuned preset for brax/ant; tuned presets exist for"):
         resolve("tuned", "brax/ant")
     with pytest.raises(ConfigError, match="Did you mean tuned"):
         resolve("tunde", "Hopper-v5")
+
+
+def test_tuned_takes_the_preset_tuned_for_the_nearest_budget(monkeypatch):
+    from purejaxppo import presets
+
+    long = presets.Preset({"total_timesteps": 10_000_000, "anneal_lr": True}, "10M", "Hopper-v5")
+    monkeypatch.setitem(presets.PRESETS, "hopper-long", long)
+    assert presets._tuned()["Hopper-v5"] == ("hopper", "hopper-long")  # by budget
+    monkeypatch.setitem(presets.TUNED, "Hopper-v5", ("hopper", "hopper-long"))
+    budgets = (None, 500_000, 3_000_000, 3_200_000)  # the ratios' midpoint: 3.16M
+    picks = [presets.tuned("Hopper-v5", b) for b in budgets]
+    assert picks == ["hopper", "hopper", "hopper", "hopper-long"]
+    assert presets.resolve("tuned", "Hopper-v5", 50_000_000) == "hopper-long"
+    assert presets.preset_config("tuned", "Hopper-v5", 10_000_000).anneal_lr
+    assert presets.tuned("InvertedPendulum-v5", 10_000_000) == "invertedpendulum"  # its only one

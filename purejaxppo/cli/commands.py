@@ -75,7 +75,7 @@ def run_train(args: Train) -> session.Outcome:
             checkpoint_every=session.checkpoint_every(
                 cfg.num_updates, chunk, args.checkpoint_every
             ),
-            preset=resolve(args.preset or "seed", args.env.env),
+            preset=resolve(args.preset or "seed", args.env.env, cfg.total_timesteps),
             mesh=layout if layout.devices > 1 else None,
         )
         path = Path(hosts.writer_does(lambda: str(run_dir.new_run_dir(args.runs_dir, spec))))
@@ -222,7 +222,9 @@ def main(argv: list[str] | None = None) -> None:
     if name is None and argv[:1] in (["train"], ["sweep"]) and "--resume" not in argv:
         name = default_preset(jax.default_backend())  # the seed's on a CPU, gpu elsewhere
     try:
-        preset = preset_config(name or "seed", _flag(argv, "--env") or DEFAULT_ENV)
+        budget = _flag(argv, "--total-timesteps")  # tuned: the preset for the nearest budget
+        steps = int(budget) if budget is not None and budget.isdigit() else None
+        preset = preset_config(name or "seed", _flag(argv, "--env") or DEFAULT_ENV, steps)
     except pjp.ConfigError as e:
         raise SystemExit(f"error: {e}") from None
     train, sweep = Train(config=preset, preset=name), Sweep(config=preset, preset=name)
