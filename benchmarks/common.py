@@ -32,13 +32,24 @@ def results_dir() -> Path:
     return RESULTS / jax.default_backend()
 
 
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", *args], capture_output=True, text=True, cwd=RESULTS.parent)
+    return done.stdout.strip()
+
+
+def _commit() -> str:
+    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    return _git("rev-parse", "--short", "HEAD") + (" (with local changes)" if dirty else "")
+
+
+COMMIT = _commit()
+"""The checkout a benchmark started from (read when it starts: its code is what ran, whatever is
+committed while it runs)."""
+
+
 def meta() -> dict:
     """The command, date, commit, device and versions behind a result."""
     import jax
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], capture_output=True, text=True, cwd=RESULTS.parent)
-        return done.stdout.strip()
 
     versions = {"python": platform.python_version()}
     for pkg in PACKAGES:
@@ -46,12 +57,11 @@ def meta() -> dict:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = "not installed"
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     return {
         "command": "uv run python "
         + shlex.join(["benchmarks/" + Path(sys.argv[0]).name, *sys.argv[1:]]),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "commit": git("rev-parse", "--short", "HEAD") + (" (with local changes)" if dirty else ""),
+        "commit": COMMIT,
         "device": _device(jax.devices()[0]),
         "cpus": os.cpu_count(),
         "machine": platform.machine(),
