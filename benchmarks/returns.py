@@ -19,6 +19,7 @@ Writes ``benchmarks/results/<platform>/returns.{json,md,png}`` (``--out-stem`` t
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import shutil
@@ -273,17 +274,12 @@ def plot(rows: list[dict], path: Path) -> None:
                 if "curve_eval_min" in r:
                     lo, hi = np.array(r["curve_eval_min"]), np.array(r["curve_eval_max"])
                     ax.fill_between(x[ok], lo[ok], hi[ok], color=line.get_color(), alpha=0.2)
-        for source, budget, value in PUBLISHED.get(env, []):
-            if budget <= max(r["budget"] for r in rows if r["env"] == env):
-                ax.axhline(value, ls="--", lw=1, color="gray")
-                ax.annotate(
-                    f"{source}: {value} at {budget / 1e6:g}M",
-                    (0.02, value),
-                    xycoords=ax.get_yaxis_transform(),  # x in axes fractions, y in data
-                    fontsize=8,
-                    color="dimgray",
-                    va="bottom",
-                )
+        top = max(r["budget"] for r in rows if r["env"] == env)
+        shown = [p for p in PUBLISHED.get(env, []) if p[1] <= top]
+        styles = itertools.cycle(["--", ":", "-.", (0, (5, 2, 1, 2, 1, 2))])
+        for (source, budget, value), ls in zip(shown, styles, strict=False):
+            label = f"{source}: {value} at {budget / 1e6:g}M"  # legend: close lines' text overlaps
+            ax.axhline(value, ls=ls, lw=1, color="dimgray", label=label)
         ax.set_title(env)
         ax.set_xlabel("environment steps (per seed)")
         ax.set_ylabel("evaluation return (in the program)")
