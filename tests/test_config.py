@@ -78,7 +78,8 @@ def test_every_preset_is_a_valid_config_that_differs_only_where_it_says():
         for field in dataclasses.fields(PPOConfig):
             want = preset.values.get(field.name, getattr(default, field.name))
             assert getattr(cfg, field.name) == want, (name, field.name)
-        if preset.env is not None:  # a tuned preset names the sweep that chose it
+        if preset.env is not None:  # a tuned preset names its budget and the sweep that chose it
+            assert "total_timesteps" in preset.values, name
             source = Path(__file__).parents[1] / preset.source
             assert source.is_file(), (name, preset.source)
             assert "`uv run python benchmarks/sweep.py --env " + preset.env in source.read_text()
