@@ -104,6 +104,21 @@ PRESETS: dict[str, Preset] = {
         env="Hopper-v5",
         source=f"{_SWEEPS}/sweep_hopper_v5_separate.md",
     ),
+    "hopper-10m": Preset(
+        {
+            "total_timesteps": 10_000_000,
+            "log_std_init": -0.5,
+            "learning_rate": 1e-4,
+            "shared_network": False,
+            "entropy_coeff": 0.0,
+        },
+        "the hopper preset without the entropy bonus, for Hopper-v5 at 10M steps (with it, the "
+        "policy's spread widens after 2M steps and its return falls: "
+        "returns_hopper_v5_10m_constant.md; annealing the learning rate instead of keeping it "
+        "constant scored lower)",
+        env="Hopper-v5",
+        source=f"{_SWEEPS}/sweep_hopper_v5_10m.md",
+    ),
     "walker2d": Preset(
         {"total_timesteps": 1_000_000, "log_std_init": -0.5, "shared_network": False},
         "the seed's with a separate actor and critic and initial log std -0.5 (std 0.61; "

@@ -61,7 +61,6 @@ def test_bad_input_fails_early_with_a_clear_message(args, message, tmp_path):
 
 
 def test_preset_tuned_is_the_env_own_and_flags_still_override(monkeypatch):
-    from purejaxppo import presets
     from purejaxppo.cli import commands
     from purejaxppo.presets import preset_config
 
@@ -72,13 +71,10 @@ def test_preset_tuned_is_the_env_own_and_flags_still_override(monkeypatch):
     tuned, seed = seen
     assert tuned.config == preset_config("hopper").replace(gamma=0.98)
     assert seed.config == preset_config("seed") and seed.preset == "seed"
-    long = presets.Preset({"total_timesteps": 10_000_000, "anneal_lr": True}, "10M", "Hopper-v5")
-    monkeypatch.setitem(presets.PRESETS, "hopper-long", long)
-    monkeypatch.setitem(presets.TUNED, "Hopper-v5", ("hopper", "hopper-long"))
     for budget in (["--total-timesteps=20000000"], ["--total-timesteps", "1000000"]):
         main(["train", "--env", "Hopper-v5", "--preset", "tuned", *budget])
     *_, far, near = seen  # the preset of the budget nearest the one asked, and the flag kept
-    assert far.config == preset_config("hopper-long").replace(total_timesteps=20_000_000)
+    assert far.config == preset_config("hopper-10m").replace(total_timesteps=20_000_000)
     assert near.config == preset_config("hopper")
     del seen[2:]
     monkeypatch.setattr(commands.jax, "default_backend", lambda: "gpu")  # a GPU's default

@@ -101,13 +101,13 @@ def test_tuned_picks_the_env_own_preset_and_names_what_exists():
 def test_tuned_takes_the_preset_tuned_for_the_nearest_budget(monkeypatch):
     from purejaxppo import presets
 
-    long = presets.Preset({"total_timesteps": 10_000_000, "anneal_lr": True}, "10M", "Hopper-v5")
-    monkeypatch.setitem(presets.PRESETS, "hopper-long", long)
-    assert presets._tuned()["Hopper-v5"] == ("hopper", "hopper-long")  # by budget
-    monkeypatch.setitem(presets.TUNED, "Hopper-v5", ("hopper", "hopper-long"))
-    budgets = (None, 500_000, 3_000_000, 3_200_000)  # the ratios' midpoint: 3.16M
+    assert presets.TUNED["Hopper-v5"] == ("hopper", "hopper-10m")  # by budget
+    budgets = (None, 500_000, 3_000_000, 3_200_000, 50_000_000)  # the ratios' midpoint: 3.16M
     picks = [presets.tuned("Hopper-v5", b) for b in budgets]
-    assert picks == ["hopper", "hopper", "hopper", "hopper-long"]
-    assert presets.resolve("tuned", "Hopper-v5", 50_000_000) == "hopper-long"
-    assert presets.preset_config("tuned", "Hopper-v5", 10_000_000).anneal_lr
+    assert picks == ["hopper", "hopper", "hopper", "hopper-10m", "hopper-10m"]
+    assert presets.resolve("tuned", "Hopper-v5", 10_000_000) == "hopper-10m"
+    assert presets.preset_config("tuned", "Hopper-v5", 10_000_000).entropy_coeff == 0.0
     assert presets.tuned("InvertedPendulum-v5", 10_000_000) == "invertedpendulum"  # its only one
+    short = presets.Preset({"total_timesteps": 100_000}, "100k", "Hopper-v5")
+    monkeypatch.setitem(presets.PRESETS, "hopper-short", short)  # listed last, budget smallest
+    assert presets._tuned()["Hopper-v5"] == ("hopper-short", "hopper", "hopper-10m")
