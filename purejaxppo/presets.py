@@ -207,8 +207,8 @@ TUNED: dict[str, tuple[str, ...]] = _tuned()
 def tuned(env_id: str | None, total_timesteps: int | None = None) -> str:
     """The env's tuned preset for a budget: the one tuned for the budget nearest by ratio.
 
-    A preset's learning-rate schedule suits the budget it was tuned for (a constant rate chosen
-    for 1M steps can make the policy worse over 10M), so a task may have one preset per budget.
+    What suits 1M steps need not suit 10M (an entropy bonus can widen the policy's spread once
+    its return stops rising), so a task may have one preset per budget.
     ``total_timesteps`` None (or halfway between two budgets) takes the smaller budget's.
 
     Raises:
