@@ -262,7 +262,7 @@ def default_preset(backend: str) -> str:
 
 
 def describe() -> str:
-    """Every preset, a line each, for ``--help``."""
+    """Every preset, a paragraph each, for ``--help``."""
     lines = []
     for name, p in PRESETS.items():
         where = f" [{p.env}; {p.source}]" if p.env else ""
@@ -271,4 +271,4 @@ def describe() -> str:
         "tuned: the preset tuned for the env given (of those, the one tuned for the budget "
         "nearest --total-timesteps)"
     )
-    return "\n".join(lines)
+    return "\n\n".join(lines)  # paragraphs: the help's formatter joins single lines

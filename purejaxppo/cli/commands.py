@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
         prog="purejaxppo",
         args=argv,
         description="End-to-end jitted, vectorised PPO for MuJoCo in JAX. "
-        f"Presets (--preset NAME):\n{describe()}",
+        f"Presets (--preset NAME):\n\n{describe()}",
     )
     from purejaxppo.cli.render import RenderError
 
