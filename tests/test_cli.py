@@ -71,10 +71,16 @@ def test_preset_tuned_is_the_env_own_and_flags_still_override(monkeypatch):
     tuned, seed = seen
     assert tuned.config == preset_config("hopper").replace(gamma=0.98)
     assert seed.config == preset_config("seed") and seed.preset == "seed"
-    for budget in (["--total-timesteps=20000000"], ["--total-timesteps", "1000000"]):
+    budgets = (  # tyro reads either spelling
+        ["--total-timesteps=20000000"],
+        ["--total_timesteps", "20000000"],
+        ["--total-timesteps", "1000000"],
+    )
+    for budget in budgets:
         main(["train", "--env", "Hopper-v5", "--preset", "tuned", *budget])
-    *_, far, near = seen  # the preset of the budget nearest the one asked, and the flag kept
+    *_, far, far_underscored, near = seen  # the nearest budget's preset, and the flag kept
     assert far.config == preset_config("hopper-10m").replace(total_timesteps=20_000_000)
+    assert far_underscored.config == far.config
     assert near.config == preset_config("hopper")
     del seen[2:]
     monkeypatch.setattr(commands.jax, "default_backend", lambda: "gpu")  # a GPU's default

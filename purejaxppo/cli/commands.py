@@ -271,10 +271,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _flag(argv: list[str], flag: str) -> str | None:
-    """The value of ``flag`` (``--preset``, ``--env``) in a command line, if given."""
+    """The value of ``flag`` (``--preset``, ``--total-timesteps``) in a command line, if given.
+
+    Spelt with ``-`` or ``_`` between words, as tyro reads it: the preset chosen here must be the
+    one whose values tyro's parse then starts from.
+    """
     for i, a in enumerate(argv):
-        if a == flag and i + 1 < len(argv):
+        name, eq, value = a.partition("=")
+        if name.replace("_", "-") != flag:
+            continue
+        if eq:
+            return value
+        if i + 1 < len(argv):
             return argv[i + 1]
-        if a.startswith(flag + "="):
-            return a.split("=", 1)[1]
     return None
