@@ -9,18 +9,21 @@ the presets were chosen (``purejaxppo/presets.py`` cites the commands).
     uv run python benchmarks/sweep.py --quick                            # tiny, for CI
 
 Writes ``benchmarks/results/<platform>/sweep_<env>.{json,md}`` (``--out-stem`` to change).
+The sweep trains in a folder under ``--state-dir`` (``runs/sweeps``), checkpointed as it goes:
+the same command run again after a stop continues it there.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
 from pathlib import Path
 
 import purejaxppo as pjp
 from purejaxppo.config import ConfigError
 from purejaxppo.presets import preset_config
-from purejaxppo.runs import sweep
+from purejaxppo.runs import sweep, sweep_state
 
 sys.path.insert(0, str(Path(__file__).parent))
 import common
@@ -37,6 +40,12 @@ def main() -> None:
     p.add_argument("--physics", default="auto", choices=common.PHYSICS, help="v5 engine")
     p.add_argument("--quick", action="store_true", help="InvertedPendulum-v5, 8192 steps (CI)")
     p.add_argument("--out-stem", type=Path, default=None)
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path("runs/sweeps"),
+        help="where the sweep trains (checkpoints); the same sweep run again continues there",
+    )
     a = p.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # progress lines as they come, also into a file
     if a.quick:
@@ -49,9 +58,19 @@ def main() -> None:
         raise SystemExit(f"error: {e}") from None
     pjp.enable_compilation_cache()
     env_kwargs = {"physics": env.unwrapped.physics}
-    result = sweep.run_sweep(env, a.env, env_kwargs, base, grid, a.seeds, a.episodes)
     name = a.env.lower().replace("-", "_")
     stem = a.out_stem or common.results_dir() / f"sweep_{name}"
+    spec = sweep_state.spec_of(a.env, env_kwargs, base, grid, a.seeds, a.episodes)
+    folder = sweep_state.find(a.state_dir, spec)
+    if folder is None:
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        folder = a.state_dir / f"{stem.name}__{stamp}"
+    else:
+        print(f"continuing the sweep in {folder}")
+    try:
+        result = sweep.run_sweep(env, a.env, env_kwargs, base, grid, a.seeds, a.episodes, folder)
+    except KeyboardInterrupt:
+        raise SystemExit(f"\ninterrupted; the same command continues it ({folder})") from None
     md = sweep.markdown(result["meta"], result["rows"])
     print(md)
     common.write(stem, result, md)

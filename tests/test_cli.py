@@ -120,6 +120,48 @@ def test_sweep_trains_a_grid_per_program_and_scores_every_policy(tmp_path, capsy
     assert not (tmp_path / "bad").exists()
 
 
+def test_a_stopped_sweep_continues_to_the_results_of_an_unstopped_one(tmp_path, capsys):
+    from purejaxppo.config import PPOConfig
+    from purejaxppo.envs import make
+    from purejaxppo.runs import sweep
+
+    grid = ["entropy_coeff=0.01,0", "n_epochs=1,2"]  # two programs of two points
+    args = ["sweep", "--env", "InvertedPendulum-v5", "--grid", *grid, "--seeds", "2",
+            "--episodes", "2", *TINY]  # fmt: skip
+    main([*args, "--out-dir", str(tmp_path / "whole")])
+    (whole,) = (tmp_path / "whole").iterdir()
+    # the CLI's config (the seed preset with TINY's flags), built here to stop the sweep part way
+    base = PPOConfig(total_timesteps=512, num_envs=8, batch_size=256, n_epochs=2, eval_every=1,
+                     eval_episodes=2)  # fmt: skip
+    env, kwargs = make("InvertedPendulum-v5"), {"physics": "c"}
+    stopped = tmp_path / "stopped"
+    parsed = sweep.parse_grid(grid, base)
+    for _ in range(2):  # stops in program 0 after update 1; then finishes it, stops program 1
+        with pytest.raises(KeyboardInterrupt):
+            sweep.run_sweep(env, "InvertedPendulum-v5", kwargs, base, parsed, 2, 2, stopped,
+                            stop_after_chunks=1)  # fmt: skip
+    assert (stopped / "programs" / "1" / "checkpoints" / "1").is_dir()
+    assert not (stopped / "programs" / "0").exists()  # finished: its rows are in sweep.json
+    assert len(json.loads((stopped / "sweep.json").read_text())["rows"]) == 2
+    capsys.readouterr()
+    main(["sweep", "--resume", str(stopped)])
+    out = capsys.readouterr().out
+    assert "finished before, its rows kept" in out
+    assert "continued from the checkpoint at update 1 of 2" in out
+    a, b = (json.loads((d / "sweep.json").read_text()) for d in (whole, stopped))
+    keys = ("point", "gymnasium_per_seed", "eval_per_seed", "last_train_return_per_seed")
+    assert [{k: r[k] for k in keys} for r in b["rows"]] == [
+        {k: r[k] for k in keys} for r in a["rows"]
+    ]
+    assert [p["continued_from"] for p in b["meta"]["programs"]] == [1, 1]
+    assert not (stopped / "programs").exists()
+    main(["sweep", "--resume", str(stopped)])  # finished: the table again, nothing trained
+    assert capsys.readouterr().out.count("finished before, its rows kept") == 2
+    assert json.loads((stopped / "sweep.json").read_text())["rows"] == b["rows"]
+    with pytest.raises(SystemExit, match="not a sweep folder"):
+        main(["sweep", "--resume", str(tmp_path)])
+
+
 def test_env_kwargs_are_checked_recorded_and_honoured(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match="Did you mean reset_noise_scale"):
         main(["train", "--env", "InvertedPendulum-v5", "--env-kwargs", "reset_noise_scal=0.02",

@@ -3,7 +3,8 @@
 import pytest
 
 from purejaxppo.config import ConfigError, PPOConfig
-from purejaxppo.runs import sweep
+from purejaxppo.runs import sweep, sweep_state
+from purejaxppo.runs.run_dir import RunDirError
 
 pytestmark = pytest.mark.unit
 
@@ -66,3 +67,29 @@ def test_the_table_ranks_points_and_keeps_small_returns_apart():
     assert lines[-2] == "| 0.95 | -3.8 [-3.9, -3.7] | -3.2 | -4.0 | - |"  # the best first
     assert lines[-1] == "| 0.99 | -4.5 [-4.6, -4.4] | -4.1 | -5.1 | - |"
     assert sweep.format_return(5279.5) == "5280" and sweep.format_return(-33.84) == "-33.8"
+
+
+def test_the_grid_is_written_so_that_it_reads_back_the_same():
+    base = PPOConfig()
+    items = ["learning_rate=0.0003,1e-4,0.333333333333333314", "hidden_sizes=64x64,256x256",
+             "critic_hidden_sizes=none,32x32", "activation=tanh,relu", "anneal_lr=true,false",
+             "episode_length=none,500", "num_envs=16"]  # fmt: skip
+    grid = sweep.parse_grid(items, base)
+    assert sweep.parse_grid(sweep_state.grid_text(grid), base) == grid
+
+
+def test_a_sweep_folder_is_continued_only_by_its_own_sweep(tmp_path):
+    grid = {"gamma": [0.99, 0.95]}
+    spec = sweep_state.spec_of("Hopper-v5", {"physics": "c"}, PPOConfig(), grid, 3, 10)
+    folder = tmp_path / "Hopper-v5__1"
+    assert sweep_state.find(tmp_path, spec) is None
+    assert sweep_state.begin(folder, spec) == {}  # new: nothing finished
+    assert sweep_state.find(tmp_path, spec) == folder
+    assert sweep_state.begin(folder, spec) == {}  # the same sweep: continued
+    other = sweep_state.spec_of("Hopper-v5", {"physics": "c"}, PPOConfig(), grid, 5, 10)
+    assert sweep_state.find(tmp_path, other) is None
+    with pytest.raises(ConfigError, match="holds another sweep"):
+        sweep_state.begin(folder, other)
+    assert sweep_state.read_spec(folder) == spec  # untouched
+    with pytest.raises(RunDirError, match="not a sweep folder"):
+        sweep_state.read_spec(tmp_path)

@@ -26,7 +26,7 @@ from purejaxppo.cli.progress import ProgressBar
 from purejaxppo.parallel import hosts
 from purejaxppo.parallel.mesh import choose, parse_devices
 from purejaxppo.presets import default_preset, describe, preset_config, resolve
-from purejaxppo.runs import run_dir, session
+from purejaxppo.runs import checkpoint, run_dir, session
 from purejaxppo.runs.crosscheck import (
     Estimate,
     cross_check_run,
@@ -176,24 +176,52 @@ def run_render(args: Render) -> None:
 
 
 def run_sweep(args: Sweep) -> dict:
-    """Validates (before compiling), trains and scores the grid, prints and writes the table."""
-    from purejaxppo.runs import sweep
+    """Validates (before compiling), trains and scores the grid, prints and writes the table.
+
+    ``--resume FOLDER`` takes the sweep from the folder's ``spec.json`` and continues it.
+    """
+    from purejaxppo.runs import sweep, sweep_state
 
     pjp.enable_compilation_cache()
-    base = args.config.validate()
-    grid = sweep.parse_grid(list(args.grid), base)
-    if not grid:
-        raise pjp.ConfigError("--grid is empty: give NAME=V1,V2 for one or more PPOConfig fields")
-    if args.seeds < 1:
-        raise pjp.ConfigError(f"seeds must be at least 1, got {args.seeds}")
-    kwargs = args.env.kwargs()
-    env = pjp.envs.make(args.env.env, **kwargs)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = args.out_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', args.env.env)}__{stamp}"
-    result = sweep.run_sweep(
-        env, args.env.env, kwargs, base, grid, args.seeds, args.episodes, out,
-        devices=parse_devices(args.devices), mesh=args.mesh,
-    )  # fmt: skip
+    if args.resume is not None:
+        out = Path(args.resume)
+        spec = sweep_state.read_spec(out)
+        env_id, kwargs = spec["env"], spec.get("env_kwargs", {})
+        base = pjp.PPOConfig.from_dict(spec["config"]).validate()
+        grid = sweep.parse_grid(spec["grid"], base)
+        seeds, episodes = int(spec["seeds"]), int(spec["episodes"])
+        print(f"purejaxppo: continuing the sweep in {out}")
+    else:
+        env_id, kwargs = args.env.env, args.env.kwargs()
+        base = args.config.validate()
+        grid = sweep.parse_grid(list(args.grid), base)
+        seeds, episodes = args.seeds, args.episodes
+        if not grid:
+            raise pjp.ConfigError(
+                "--grid is empty: give NAME=V1,V2 for one or more PPOConfig fields"
+            )
+        if seeds < 1:
+            raise pjp.ConfigError(f"seeds must be at least 1, got {seeds}")
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = args.out_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', env_id)}__{stamp}"
+    env = pjp.envs.make(env_id, **kwargs)
+    try:
+        result = sweep.run_sweep(
+            env, env_id, kwargs, base, grid, seeds, episodes, out,
+            devices=parse_devices(args.devices), mesh=args.mesh,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        print(
+            f"\n  interrupted; the finished programs and the newest checkpoint are in {out}\n"
+            f"  continue with: purejaxppo sweep --resume {out}",
+            file=sys.stderr,
+        )
+        raise SystemExit(130) from None
+    except checkpoint.DiskFullError as e:
+        raise SystemExit(
+            f"error: the disk is full ({e}); the finished programs and the checkpoint before are "
+            f"in {out}.\n  Free some space, then continue with: purejaxppo sweep --resume {out}"
+        ) from None
     print(sweep.markdown(result["meta"], result["rows"]))
     print(f"  wrote {out / sweep.RESULT} and {sweep.TABLE}")
     return result

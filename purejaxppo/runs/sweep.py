@@ -6,6 +6,10 @@ points and seeds (``jax.vmap(trainer.run)`` over runner states and stacked confi
 of every point starts from the same key (common random numbers: the points differ only by their
 hyperparameters). Each final policy is then scored by deterministic episodes in Gymnasium's own
 task, beside the run's last evaluation in the program. ``purejaxppo sweep`` runs it.
+
+A sweep given a folder checkpoints each program as it trains and continues from there when run
+again with the same folder (:mod:`purejaxppo.runs.sweep_state`), with the results of an
+unstopped sweep.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from purejaxppo.config import ConfigError, PPOConfig, stack_configs
 from purejaxppo.envs.base import Env
 from purejaxppo.envs.v5 import V5_TASKS
 from purejaxppo.parallel.mesh import Layout, choose
-from purejaxppo.runs import run_dir, session
+from purejaxppo.runs import checkpoint, run_dir, session, sweep_state
 from purejaxppo.runs.crosscheck import gymnasium_returns
 from purejaxppo.runs.placement import Placement
 from purejaxppo.runs.policy import LoadedPolicy
@@ -119,6 +123,8 @@ def train_grid(
     seeds: int,
     mesh: Layout | None = None,
     verbose: bool = True,
+    state: Path | None = None,
+    stop_after_chunks: int | None = None,
 ) -> dict:
     """Trains every point x seed in one vmapped program, in chunks with a progress line.
 
@@ -130,12 +136,19 @@ def train_grid(
         mesh: devices to split the runs (``seeds`` axis) and each run's envs (``data``) over;
             checked with :func:`~purejaxppo.parallel.mesh.check` (None: one device).
         verbose: print a progress line after every chunk.
+        state: the program's folder (:func:`sweep_state.program_dir`): it continues from the
+            newest checkpoint there, and checkpoints every tenth of the run and at its end.
+            None: nothing is kept.
+        stop_after_chunks: raise KeyboardInterrupt after this many chunks (for tests).
 
     Returns:
         ``policy`` and ``metrics`` with a leading axis of ``len(points) * seeds`` (point-major),
-        ``configs`` (one per point), ``steps`` and ``steps_per_s`` (all runs together, compile
-        excluded) and
-        ``compile_s``.
+        ``configs`` (one per point), ``steps`` and ``steps_per_s`` (all runs together, of the
+        updates this call trained, compile excluded), ``compile_s`` and ``start`` (the update
+        it continued from).
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C; with ``state``, the newest checkpoint is kept there.
     """
     configs = [base.replace(**p).validate() for p in points]  # a bad value fails here, early
     trainer = make_train(base, env)
@@ -144,16 +157,29 @@ def train_grid(
     U, K = base.num_updates, session.chunk_updates(base.num_updates)
 
     place = Placement(mesh, base.num_envs)
-    runner, _ = place.start(jax.vmap(trainer.init), keys, stacked)
+    resume = state is not None and checkpoint.latest_step(state) is not None
+    runner, start = place.start(
+        jax.vmap(trainer.init), keys, stacked, resume_from=state if resume else None
+    )
+    chunks = [sweep_state.read_metrics(state, start)] if state is not None and start else []
+    if start and verbose:
+        print(f"  continued from the checkpoint at update {start} of {U} ({state})")
     chunk = jax.vmap(lambda r, c, first: trainer.run(r, first, K, c), in_axes=(0, 0, None))
     t0 = time.perf_counter()
-    run = place.compile(chunk, runner, stacked, 0)
+    run = place.compile(chunk, runner, stacked, 0) if start < U else None
     compile_s = time.perf_counter() - t0
+    every = session.checkpoint_every(U, K, None)
 
-    chunks, t0 = [], time.perf_counter()
-    for first in range(0, U, K):
+    t0 = time.perf_counter()
+    for n, first in enumerate(range(start, U, K)):
+        if stop_after_chunks is not None and n >= stop_after_chunks:
+            raise KeyboardInterrupt
+        assert run is not None
         runner, m = run(runner, stacked, place.scalar(first))
         chunks.append(jax.device_get(m))
+        if state is not None and ((first + K) % every == 0 or first + K == U):
+            so_far = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *chunks)
+            sweep_state.save(state, place.to_host(runner), first + K, so_far)
         ret = chunks[-1].episode_return.reshape(len(points), seeds, K)  # already on the host
         with warnings.catch_warnings():  # NaN for a point none of whose episodes ended yet
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -163,13 +189,15 @@ def train_grid(
             print(f"  {done:>10,} steps  training return per point {np.round(ret).tolist()}")
     seconds = time.perf_counter() - t0
     metrics = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *chunks)
+    steps = len(points) * seeds * (U - start) * base.batch_size
     return {
         "policy": runner.policy,
         "metrics": metrics,
         "configs": configs,
-        "steps": len(points) * seeds * U * base.batch_size,
-        "steps_per_s": len(points) * seeds * U * base.batch_size / seconds,
+        "steps": steps,
+        "steps_per_s": steps / seconds if steps else None,
         "compile_s": compile_s,
+        "start": start,
     }
 
 
@@ -215,6 +243,10 @@ def format_return(x: float) -> str:
     return f"{x:.1f}" if abs(x) < 100 else f"{x:.0f}"
 
 
+def _rate(steps_per_s: float | None) -> str:
+    return "-" if steps_per_s is None else f"{steps_per_s:,.0f}"
+
+
 def markdown(meta: dict, rows: list[dict]) -> str:
     """The table: one line per point, best Gymnasium mean first (a diverged point last)."""
     names = list(rows[0]["point"])
@@ -222,7 +254,7 @@ def markdown(meta: dict, rows: list[dict]) -> str:
     lines = [
         f"Sweep of {meta['env']} {meta['env_kwargs']}, {meta['steps']:,} steps, {meta['seeds']} "
         f"seeds per point; {meta['runs']} runs in {max(len(programs), 1)} compiled program(s), "
-        f"{meta['steps_per_s']:,.0f} steps/s together (compile {meta['compile_s']:.0f} s). "
+        f"{_rate(meta['steps_per_s'])} steps/s together (compile {meta['compile_s']:.0f} s). "
         "Score: the final deterministic policy in Gymnasium's own task, "
         f"{meta['episodes']} episodes per seed; mean over seeds [min, max]. Eval: the run's last "
         "evaluation in the program (mean over seeds). Training: the last training episodes' "
@@ -237,13 +269,12 @@ def markdown(meta: dict, rows: list[dict]) -> str:
 
     for r in sorted(rows, key=rank):
         g = np.array(r["gymnasium_per_seed"])
-        rate = r.get("steps_per_s")
         lines.append(
             "| " + " | ".join(_fmt(r["point"][n]) for n in names) + " | "
             f"{format_return(g.mean())} [{format_return(g.min())}, {format_return(g.max())}] | "
             f"{format_return(np.mean(r['eval_per_seed']))} | "
             f"{format_return(np.nanmean(r['last_train_return_per_seed']))} | "
-            f"{'-' if rate is None else f'{rate:,.0f}'} |"
+            f"{_rate(r.get('steps_per_s'))} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -259,12 +290,15 @@ def run_sweep(
     out_dir: Path | None = None,
     devices: int | None = None,
     mesh: str | None = None,
+    stop_after_chunks: int | None = None,
 ) -> dict:
     """Trains and scores the grid; writes ``sweep.json`` and ``sweep.md`` into ``out_dir``.
 
     The float values of the grid share a program; each combination of static values is its own
-    program (compiled and run one after the other). The files are rewritten after every program,
-    so a sweep stopped part way keeps what it finished.
+    program (compiled and run one after the other). The files are rewritten after every program.
+    With ``out_dir``, a sweep stopped part way continues when called again with the same folder
+    and the same sweep: finished programs are kept, the one it stopped in continues from its
+    checkpoint (:mod:`purejaxppo.runs.sweep_state`).
 
     Args:
         env: the environment, built from ``env_id`` and ``env_kwargs``.
@@ -274,17 +308,21 @@ def run_sweep(
         grid: the swept fields and their values (:func:`parse_grid`).
         seeds: seeds per point.
         episodes: Gymnasium episodes per seed.
-        out_dir: where the two files go (made if missing); None writes nothing.
+        out_dir: the sweep's folder (made if missing; continued if it holds this sweep); None
+            writes nothing and keeps no checkpoints.
         devices: devices to split each program over (``--devices``; None: one, or the mesh's).
         mesh: ``"SxD"``: S devices over the program's runs (points x seeds), D over each run's
             envs (:func:`purejaxppo.parallel.mesh.choose`; checked for every program first).
+        stop_after_chunks: stop each program after this many chunks (for tests).
 
     Returns:
         ``{"meta": ..., "rows": [...]}``, as written; rows in the order of :func:`points_of`.
 
     Raises:
-        ConfigError: the env has no Gymnasium twin to score in, or a point's config is invalid
-            (every point is checked before the first program compiles).
+        ConfigError: the env has no Gymnasium twin to score in, a point's config is invalid
+            (every point is checked before the first program compiles), or ``out_dir`` holds
+            another sweep.
+        KeyboardInterrupt: Ctrl-C; the folder keeps what was done (run again to continue).
     """
     if env_id not in V5_TASKS:
         raise ConfigError(f"{env_id} has no Gymnasium twin: a sweep scores policies in Gymnasium")
@@ -303,37 +341,66 @@ def run_sweep(
         f"{len(programs)} program(s)"
     )
     rows: list[dict | None] = [None] * len(points)
-    programs_meta: list[dict] = []
+    programs_meta: list[dict | None] = [None] * len(programs)
     meta: dict[str, Any] = {
         "env": env_id, "env_kwargs": env_kwargs, "steps": base.total_timesteps, "seeds": seeds,
         "episodes": episodes, "runs": len(points) * seeds,
         "grid": {k: [_fmt(v) for v in vs] for k, vs in grid.items()},
-        "config": base.to_dict(), "programs": programs_meta, "versions": run_dir.versions(),
+        "config": base.to_dict(), "programs": [], "versions": run_dir.versions(),
         "device": f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}",
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
     }  # fmt: skip
-    seconds, total_steps = 0.0, 0
-    for (fixed, members), layout in zip(programs, layouts, strict=True):
+    kept: dict[str, dict] = {}  # a stopped sweep's finished rows, by point
+    if out_dir is not None:
+        spec = sweep_state.spec_of(env_id, env_kwargs, base, grid, seeds, episodes)
+        previous = sweep_state.begin(out_dir, spec)
+        kept = {_key(r["point"]): r for r in previous.get("rows", [])}
+        for p in previous.get("meta", {}).get("programs", []):
+            programs_meta[p["index"]] = p
+    for k, ((fixed, members), layout) in enumerate(zip(programs, layouts, strict=True)):
+        name = ", ".join(f"{n}={_fmt(v)}" for n, v in fixed.items())
+        if programs_meta[k] is not None and all(_key(points[i]) in kept for i in members):
+            for i in members:
+                rows[i] = kept[_key(points[i])]
+            print(f"  program {name or 0}: finished before, its rows kept")
+            continue
         if len(programs) > 1:
-            print(f"  program {', '.join(f'{k}={_fmt(v)}' for k, v in fixed.items())}")
+            print(f"  program {name}")
         cfg = base.replace(**fixed).validate()
         floats = [{k: v for k, v in points[i].items() if k not in fixed} for i in members]
-        out = train_grid(env, cfg, floats, seeds, layout)
+        state = None if out_dir is None else sweep_state.program_dir(out_dir, k)
+        out = train_grid(
+            env, cfg, floats, seeds, layout, state=state, stop_after_chunks=stop_after_chunks
+        )
         scored = score(env_id, env_kwargs, out, floats, seeds, episodes)
         for i, row in zip(members, scored, strict=True):
             rows[i] = {**row, "point": points[i], "steps_per_s": out["steps_per_s"]}
-        seconds += out["steps"] / out["steps_per_s"]
-        programs_meta.append({
-            "static": {k: _fmt(v) for k, v in fixed.items()}, "points": len(members),
-            "steps_per_s": out["steps_per_s"], "compile_s": out["compile_s"],
+        rate = out["steps_per_s"]
+        programs_meta[k] = {
+            "index": k, "static": {n: _fmt(v) for n, v in fixed.items()}, "points": len(members),
+            "steps": out["steps"], "train_s": out["steps"] / rate if rate else 0.0,
+            "steps_per_s": rate, "compile_s": out["compile_s"], "continued_from": out["start"],
             "mesh": None if layout is None else layout.to_json(),
-        })  # fmt: skip
-        total_steps += out["steps"]
-        meta["compile_s"] = sum(p["compile_s"] for p in programs_meta)
-        meta["steps_per_s"] = total_steps / seconds
+        }  # fmt: skip
+        _totals(meta, programs_meta)
         if out_dir is not None:
-            out_dir.mkdir(parents=True, exist_ok=True)
             done = [r for r in rows if r is not None]
             (out_dir / RESULT).write_text(json.dumps({"meta": meta, "rows": done}, indent=2) + "\n")
             (out_dir / TABLE).write_text(markdown(meta, done))
+            sweep_state.finish(out_dir, k)
+    _totals(meta, programs_meta)
     return {"meta": meta, "rows": rows}
+
+
+def _totals(meta: dict, programs: list[dict | None]) -> None:
+    """The programs finished so far into ``meta``: their list, compile time and steps/s."""
+    meta["programs"] = [p for p in programs if p is not None]
+    seconds = sum(p["train_s"] for p in meta["programs"])
+    meta["compile_s"] = sum(p["compile_s"] for p in meta["programs"])
+    steps = sum(p["steps"] for p in meta["programs"])
+    meta["steps_per_s"] = steps / seconds if seconds else None
+
+
+def _key(point: dict) -> str:
+    """A point as text, equal for a point and its JSON copy (tuples read back as lists)."""
+    return json.dumps(point, sort_keys=True)

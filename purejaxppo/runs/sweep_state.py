@@ -1,0 +1,168 @@
+"""A sweep's folder as the state it continues from: what it is, what it finished, where it stopped.
+
+A sweep of 10M-step runs takes hours on a CPU; stopped (Ctrl-C, a killed job, a full disk), it
+continues from its folder with the same results as an unstopped one:
+
+- ``spec.json``: the sweep itself (env, its keywords, the base config, the grid, seeds,
+  episodes); a folder is continued only by the sweep it names;
+- ``sweep.json``: the rows of the finished programs (rewritten after each program);
+- ``programs/<i>/``: while program ``i`` trains, its checkpoints (``checkpoints/<next_update>/``,
+  the stacked runner state of its points x seeds, as a run's: :mod:`purejaxppo.runs.checkpoint`)
+  and ``metrics_<next_update>.npz`` (its metrics ``[runs, next_update]`` so far). Removed once
+  the program's rows are written.
+
+Every program starts its runs from the same keys and calls the same compiled chunk on the same
+states, so a continued program's final policies and metrics equal those of an unstopped one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from purejaxppo.config import ConfigError, PPOConfig
+from purejaxppo.runs import checkpoint
+from purejaxppo.runs.run_dir import RunDirError
+from purejaxppo.train import RunnerState, TrainMetrics
+
+SPEC = "spec.json"
+PROGRAMS = "programs"
+
+
+def grid_text(grid: dict[str, list[Any]]) -> list[str]:
+    """The grid as ``--grid`` items that parse back to the same values (floats written exactly)."""
+
+    def text(v: Any) -> str:
+        if v is None:
+            return "none"
+        if isinstance(v, bool):
+            return str(v).lower()
+        if isinstance(v, str):
+            return v
+        if isinstance(v, (tuple, list)):
+            return "x".join(str(w) for w in v)
+        return repr(v)
+
+    return [f"{name}={','.join(text(v) for v in values)}" for name, values in grid.items()]
+
+
+def spec_of(
+    env_id: str,
+    env_kwargs: dict,
+    base: PPOConfig,
+    grid: dict[str, list[Any]],
+    seeds: int,
+    episodes: int,
+) -> dict:
+    """What a sweep is, as JSON: two sweeps with equal specs train and score the same runs."""
+    spec = {
+        "env": env_id, "env_kwargs": env_kwargs, "config": base.to_dict(),
+        "grid": grid_text(grid), "seeds": seeds, "episodes": episodes,
+    }  # fmt: skip
+    return json.loads(json.dumps(spec))  # as it reads back (lists for tuples)
+
+
+def read_spec(folder: Path) -> dict:
+    """The spec a sweep folder holds; a clear :class:`RunDirError` if it is not one."""
+    path = Path(folder) / SPEC
+    try:
+        spec = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunDirError(f"{folder} is not a sweep folder (no {SPEC})") from None
+    except (OSError, ValueError) as e:
+        raise RunDirError(f"{path} could not be read ({e})") from None
+    if not isinstance(spec, dict) or not {"env", "config", "grid", "seeds"} <= set(spec):
+        raise RunDirError(f"{path} is not a sweep's spec")
+    return spec
+
+
+def begin(folder: Path, spec: dict) -> dict:
+    """Makes ``folder`` the sweep's, or checks it already is; returns what it finished.
+
+    Returns:
+        ``sweep.json`` as written after its last finished program (``{"meta", "rows"}``), or
+        ``{}`` for a new sweep.
+
+    Raises:
+        ConfigError: ``folder`` holds another sweep (nothing in it is touched).
+    """
+    folder = Path(folder)
+    if (folder / SPEC).exists():
+        if read_spec(folder) != spec:
+            raise ConfigError(
+                f"{folder} holds another sweep (its {SPEC} differs); continue it with its own "
+                "settings (purejaxppo sweep --resume), or give another folder"
+            )
+        done = folder / "sweep.json"
+        return json.loads(done.read_text()) if done.exists() else {}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / SPEC).write_text(json.dumps(spec, indent=2) + "\n")
+    return {}
+
+
+def find(root: Path, spec: dict) -> Path | None:
+    """The newest folder in ``root`` holding the sweep ``spec`` (to continue it), if any."""
+    if not Path(root).is_dir():
+        return None
+    same = []
+    for p in sorted(Path(root).iterdir()):
+        try:
+            if (p / SPEC).is_file() and read_spec(p) == spec:
+                same.append(p)
+        except RunDirError:
+            continue
+    return same[-1] if same else None
+
+
+def program_dir(folder: Path, index: int) -> Path:
+    """Where program ``index`` of the sweep keeps its state while it trains."""
+    return Path(folder) / PROGRAMS / str(index)
+
+
+def save(state: Path, runner: RunnerState, next_update: int, metrics: TrainMetrics) -> None:
+    """Checkpoints a program after ``next_update`` updates.
+
+    The metrics ``[runs, next_update]`` first, then the runner state (each write atomic), then
+    the metrics no checkpoint refers to are dropped.
+
+    Raises:
+        checkpoint.DiskFullError: the disk filled; the previous checkpoint and metrics are kept.
+    """
+    state.mkdir(parents=True, exist_ok=True)
+    tmp = state / f"metrics_{next_update}.tmp.npz"
+    try:
+        arrays: dict[str, Any] = {k: np.asarray(v) for k, v in metrics._asdict().items()}
+        np.savez(tmp, **arrays)
+        tmp.rename(state / f"metrics_{next_update}.npz")
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if checkpoint.is_disk_full(e):
+            raise checkpoint.DiskFullError(f"no space left for the metrics at {next_update}") from e
+        raise
+    checkpoint.save(state, runner, next_update)
+    kept = {p.name for p in (state / checkpoint.DIR).iterdir()}
+    for p in state.glob("metrics_*.npz"):
+        if p.stem.removeprefix("metrics_") not in kept:
+            p.unlink()
+
+
+def read_metrics(state: Path, next_update: int) -> TrainMetrics:
+    """The metrics ``[runs, next_update]`` saved with the checkpoint at ``next_update``."""
+    path = state / f"metrics_{next_update}.npz"
+    try:
+        with np.load(path) as f:
+            return TrainMetrics(**{k: f[k] for k in TrainMetrics._fields})
+    except (OSError, KeyError, ValueError) as e:
+        raise RunDirError(f"{path} could not be read ({e}); remove {state} to restart it") from e
+
+
+def finish(folder: Path, index: int) -> None:
+    """Drops program ``index``'s state once its rows are written."""
+    shutil.rmtree(program_dir(folder, index), ignore_errors=True)
+    with contextlib.suppress(OSError):  # the last one: no programs left in training
+        (Path(folder) / PROGRAMS).rmdir()
