@@ -23,7 +23,7 @@ from pathlib import Path
 import purejaxppo as pjp
 from purejaxppo.config import ConfigError
 from purejaxppo.presets import preset_config
-from purejaxppo.runs import sweep, sweep_state
+from purejaxppo.runs import checkpoint, sweep, sweep_state
 
 sys.path.insert(0, str(Path(__file__).parent))
 import common
@@ -71,6 +71,11 @@ def main() -> None:
         result = sweep.run_sweep(env, a.env, env_kwargs, base, grid, a.seeds, a.episodes, folder)
     except KeyboardInterrupt:
         raise SystemExit(f"\ninterrupted; the same command continues it ({folder})") from None
+    except checkpoint.DiskFullError as e:
+        raise SystemExit(
+            f"error: the disk is full ({e}); free some space, then the same command "
+            f"continues the sweep ({folder})"
+        ) from None
     md = sweep.markdown(result["meta"], result["rows"])
     print(md)
     common.write(stem, result, md)

@@ -123,16 +123,15 @@ def test_sweep_trains_a_grid_per_program_and_scores_every_policy(tmp_path, capsy
 def test_a_stopped_sweep_continues_to_the_results_of_an_unstopped_one(tmp_path, capsys):
     from purejaxppo.config import PPOConfig
     from purejaxppo.envs import make
-    from purejaxppo.runs import sweep
+    from purejaxppo.runs import sweep, sweep_state
 
     grid = ["entropy_coeff=0.01,0", "n_epochs=1,2"]  # two programs of two points
     args = ["sweep", "--env", "InvertedPendulum-v5", "--grid", *grid, "--seeds", "2",
             "--episodes", "2", *TINY]  # fmt: skip
     main([*args, "--out-dir", str(tmp_path / "whole")])
     (whole,) = (tmp_path / "whole").iterdir()
-    # the CLI's config (the seed preset with TINY's flags), built here to stop the sweep part way
-    base = PPOConfig(total_timesteps=512, num_envs=8, batch_size=256, n_epochs=2, eval_every=1,
-                     eval_episodes=2)  # fmt: skip
+    # the CLI's config (the seed preset with TINY's flags), to stop the same sweep part way
+    base = PPOConfig.from_dict(sweep_state.read_spec(whole)["config"])
     env, kwargs = make("InvertedPendulum-v5"), {"physics": "c"}
     stopped = tmp_path / "stopped"
     parsed = sweep.parse_grid(grid, base)
@@ -160,6 +159,31 @@ def test_a_stopped_sweep_continues_to_the_results_of_an_unstopped_one(tmp_path, 
     assert json.loads((stopped / "sweep.json").read_text())["rows"] == b["rows"]
     with pytest.raises(SystemExit, match="not a sweep folder"):
         main(["sweep", "--resume", str(tmp_path)])
+
+
+def test_a_program_continued_from_an_older_checkpoint_trains_the_same_runs(tmp_path):
+    import jax
+    import numpy as np
+
+    from purejaxppo.config import PPOConfig
+    from purejaxppo.envs import make
+    from purejaxppo.runs import sweep
+
+    # 20 updates of 1 per call, a checkpoint every 2: stopped after 3, it continues from 2
+    base = PPOConfig(total_timesteps=20 * 256, num_envs=8, batch_size=256, n_epochs=1,
+                     eval_every=5, eval_episodes=2)  # fmt: skip
+    env, points = make("InvertedPendulum-v5"), [{"entropy_coeff": 0.01}, {"entropy_coeff": 0.0}]
+    whole = sweep.train_grid(env, base, points, 2, verbose=False)
+    state = tmp_path / "program"
+    with pytest.raises(KeyboardInterrupt):
+        sweep.train_grid(env, base, points, 2, verbose=False, state=state, stop_after_chunks=3)
+    assert sorted(p.name for p in (state / "checkpoints").iterdir()) == ["2"]
+    out = sweep.train_grid(env, base, points, 2, verbose=False, state=state)
+    assert out["start"] == 2 and out["steps"] == 4 * 18 * 256
+    for a, b in zip(jax.tree.leaves((whole["metrics"], whole["policy"])),
+                    jax.tree.leaves((out["metrics"], out["policy"])), strict=True):  # fmt: skip
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert whole["metrics"].env_steps.shape == (4, 20)
 
 
 def test_env_kwargs_are_checked_recorded_and_honoured(tmp_path, monkeypatch):

@@ -1,5 +1,7 @@
 """The sweep's grid: what can share one program, and the errors before compiling."""
 
+import json
+
 import pytest
 
 from purejaxppo.config import ConfigError, PPOConfig
@@ -93,3 +95,11 @@ def test_a_sweep_folder_is_continued_only_by_its_own_sweep(tmp_path):
     assert sweep_state.read_spec(folder) == spec  # untouched
     with pytest.raises(RunDirError, match="not a sweep folder"):
         sweep_state.read_spec(tmp_path)
+    rows = [{"point": {"gamma": g}} for g in (0.99, 0.95)]
+    sweep_state.write_text(folder / "sweep.json", json.dumps({"meta": {}, "rows": rows[:1]}))
+    assert sweep_state.find(tmp_path, spec) == folder  # one point of two: continued
+    sweep_state.write_text(folder / "sweep.json", json.dumps({"meta": {}, "rows": rows}))
+    assert sweep_state.find(tmp_path, spec) is None  # finished: the same sweep trains again
+    (folder / "sweep.json").write_text('{"rows": [')  # damaged: named, not a JSON traceback
+    with pytest.raises(RunDirError, match="could not be read"):
+        sweep_state.begin(folder, spec)

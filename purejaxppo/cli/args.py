@@ -180,8 +180,9 @@ class Sweep:
     out_dir: Path = Path("sweeps")
     """Where the sweep's folder is made: <out-dir>/<env>__<time>/ (sweep.json, sweep.md)."""
     resume: Path | None = None
-    """Continue this sweep folder (its own settings are used): finished programs are kept, the
-    program it stopped in continues from its newest checkpoint."""
+    """Continue this sweep folder with its own settings (its spec.json; give the same --devices
+    and --mesh as before): finished programs are kept, the program it stopped in continues from
+    its newest checkpoint."""
     devices: str | None = None
     """Devices to split each program over: a count, or all (default: one). Without --mesh they go
     to the runs (points x seeds) first, the rest to each run's envs."""

@@ -205,6 +205,8 @@ def run_sweep(args: Sweep) -> dict:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = args.out_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', env_id)}__{stamp}"
     env = pjp.envs.make(env_id, **kwargs)
+    split = "".join(f" --{n} {v}" for n, v in (("devices", args.devices), ("mesh", args.mesh)) if v)
+    again = f"purejaxppo sweep --resume {out}{split}"  # the same split: the same results
     try:
         result = sweep.run_sweep(
             env, env_id, kwargs, base, grid, seeds, episodes, out,
@@ -212,15 +214,15 @@ def run_sweep(args: Sweep) -> dict:
         )  # fmt: skip
     except KeyboardInterrupt:
         print(
-            f"\n  interrupted; the finished programs and the newest checkpoint are in {out}\n"
-            f"  continue with: purejaxppo sweep --resume {out}",
+            f"\n  interrupted; the finished programs and the newest checkpoint (if one was "
+            f"written) are in {out}\n  continue with: {again}",
             file=sys.stderr,
         )
         raise SystemExit(130) from None
     except checkpoint.DiskFullError as e:
         raise SystemExit(
             f"error: the disk is full ({e}); the finished programs and the checkpoint before are "
-            f"in {out}.\n  Free some space, then continue with: purejaxppo sweep --resume {out}"
+            f"in {out}.\n  Free some space, then continue with: {again}"
         ) from None
     print(sweep.markdown(result["meta"], result["rows"]))
     print(f"  wrote {out / sweep.RESULT} and {sweep.TABLE}")

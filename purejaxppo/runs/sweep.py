@@ -38,7 +38,7 @@ from purejaxppo.runs.placement import Placement
 from purejaxppo.runs.policy import LoadedPolicy
 from purejaxppo.train import make_train
 
-RESULT = "sweep.json"
+RESULT = sweep_state.RESULT
 TABLE = "sweep.md"
 
 
@@ -359,10 +359,12 @@ def run_sweep(
             programs_meta[p["index"]] = p
     for k, ((fixed, members), layout) in enumerate(zip(programs, layouts, strict=True)):
         name = ", ".join(f"{n}={_fmt(v)}" for n, v in fixed.items())
-        if programs_meta[k] is not None and all(_key(points[i]) in kept for i in members):
+        finished = programs_meta[k] is not None and all(_key(points[i]) in kept for i in members)
+        if out_dir is not None and finished:
             for i in members:
                 rows[i] = kept[_key(points[i])]
             print(f"  program {name or 0}: finished before, its rows kept")
+            sweep_state.finish(out_dir, k)  # were it left behind
             continue
         if len(programs) > 1:
             print(f"  program {name}")
@@ -381,12 +383,15 @@ def run_sweep(
             "steps": out["steps"], "train_s": out["steps"] / rate if rate else 0.0,
             "steps_per_s": rate, "compile_s": out["compile_s"], "continued_from": out["start"],
             "mesh": None if layout is None else layout.to_json(),
+            "versions": run_dir.versions(),  # a continued sweep's programs may differ
+            "finished": datetime.datetime.now().isoformat(timespec="seconds"),
         }  # fmt: skip
         _totals(meta, programs_meta)
         if out_dir is not None:
             done = [r for r in rows if r is not None]
-            (out_dir / RESULT).write_text(json.dumps({"meta": meta, "rows": done}, indent=2) + "\n")
-            (out_dir / TABLE).write_text(markdown(meta, done))
+            result = json.dumps({"meta": meta, "rows": done}, indent=2) + "\n"
+            sweep_state.write_text(out_dir / RESULT, result)
+            sweep_state.write_text(out_dir / TABLE, markdown(meta, done))
             sweep_state.finish(out_dir, k)
     _totals(meta, programs_meta)
     return {"meta": meta, "rows": rows}

@@ -5,7 +5,7 @@ continues from its folder with the same results as an unstopped one:
 
 - ``spec.json``: the sweep itself (env, its keywords, the base config, the grid, seeds,
   episodes); a folder is continued only by the sweep it names;
-- ``sweep.json``: the rows of the finished programs (rewritten after each program);
+- ``sweep.json``: the rows of the finished programs (rewritten whole after each program);
 - ``programs/<i>/``: while program ``i`` trains, its checkpoints (``checkpoints/<next_update>/``,
   the stacked runner state of its points x seeds, as a run's: :mod:`purejaxppo.runs.checkpoint`)
   and ``metrics_<next_update>.npz`` (its metrics ``[runs, next_update]`` so far). Removed once
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from purejaxppo.runs.run_dir import RunDirError
 from purejaxppo.train import RunnerState, TrainMetrics
 
 SPEC = "spec.json"
+RESULT = "sweep.json"
 PROGRAMS = "programs"
 
 
@@ -76,7 +79,9 @@ def read_spec(folder: Path) -> dict:
         raise RunDirError(f"{folder} is not a sweep folder (no {SPEC})") from None
     except (OSError, ValueError) as e:
         raise RunDirError(f"{path} could not be read ({e})") from None
-    if not isinstance(spec, dict) or not {"env", "config", "grid", "seeds"} <= set(spec):
+    if not isinstance(spec, dict) or not {"env", "config", "grid", "seeds", "episodes"} <= set(
+        spec
+    ):
         raise RunDirError(f"{path} is not a sweep's spec")
     return spec
 
@@ -98,25 +103,53 @@ def begin(folder: Path, spec: dict) -> dict:
                 f"{folder} holds another sweep (its {SPEC} differs); continue it with its own "
                 "settings (purejaxppo sweep --resume), or give another folder"
             )
-        done = folder / "sweep.json"
-        return json.loads(done.read_text()) if done.exists() else {}
+        return _finished(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / SPEC).write_text(json.dumps(spec, indent=2) + "\n")
+    write_text(folder / SPEC, json.dumps(spec, indent=2) + "\n")
     return {}
 
 
+def _finished(folder: Path) -> dict:
+    path = Path(folder) / RESULT
+    try:
+        return json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError) as e:
+        raise RunDirError(f"{path} could not be read ({e})") from None
+
+
+def write_text(path: Path, text: str) -> None:
+    """Writes ``path`` whole or not at all (a temporary file renamed over it).
+
+    Raises:
+        checkpoint.DiskFullError: no space was left; the file is as it was.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if checkpoint.is_disk_full(e):
+            raise checkpoint.DiskFullError(f"no space left to write {path}") from e
+        raise
+
+
 def find(root: Path, spec: dict) -> Path | None:
-    """The newest folder in ``root`` holding the sweep ``spec`` (to continue it), if any."""
+    """A folder in ``root`` holding the sweep ``spec`` and not finished (to continue it), if any.
+
+    A finished sweep is not taken: the same command run again trains it again.
+    """
     if not Path(root).is_dir():
         return None
-    same = []
-    for p in sorted(Path(root).iterdir()):
+    points = math.prod(len(item.partition("=")[2].split(",")) for item in spec["grid"])
+    for p in sorted(Path(root).iterdir(), reverse=True):
         try:
-            if (p / SPEC).is_file() and read_spec(p) == spec:
-                same.append(p)
+            same = (p / SPEC).is_file() and read_spec(p) == spec
+            if same and len(_finished(p).get("rows", [])) < points:
+                return p
         except RunDirError:
             continue
-    return same[-1] if same else None
+    return None
 
 
 def program_dir(folder: Path, index: int) -> Path:
