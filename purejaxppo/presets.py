@@ -155,8 +155,8 @@ PRESETS: dict[str, Preset] = {
             "log_std_init": -0.5,
         },
         "the seed's with learning rate 1e-4 annealed to 0 (sweep_inverteddoublependulum_v5.md) "
-        "and initial log std -0.5 (std 0.61; a narrower start balances from fewer starts), for "
-        "InvertedDoublePendulum-v5 at 1M steps",
+        "and initial log std -0.5 (std 0.61; with the narrower -1 and -2 more episodes fell), "
+        "for InvertedDoublePendulum-v5 at 1M steps",
         env="InvertedDoublePendulum-v5",
         source=f"{_SWEEPS}/sweep_inverteddoublependulum_v5_std.md",
     ),
