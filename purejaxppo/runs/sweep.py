@@ -180,13 +180,13 @@ def train_grid(
         if state is not None and ((first + K) % every == 0 or first + K == U):
             so_far = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *chunks)
             sweep_state.save(state, place.to_host(runner), first + K, so_far)
-        ret = chunks[-1].episode_return.reshape(len(points), seeds, K)  # already on the host
+        ret = np.asarray(chunks[-1].episode_return).reshape(len(points), seeds, K)
         with warnings.catch_warnings():  # NaN for a point none of whose episodes ended yet
             warnings.simplefilter("ignore", RuntimeWarning)
-            ret = np.nanmean(ret, axis=(1, 2))
+            per_point = np.nanmean(ret, axis=(1, 2))
         done = (first + K) * base.batch_size
         if verbose:
-            print(f"  {done:>10,} steps  training return per point {np.round(ret).tolist()}")
+            print(f"  {done:>10,} steps  training return per point {np.round(per_point).tolist()}")
     seconds = time.perf_counter() - t0
     metrics = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *chunks)
     steps = len(points) * seeds * (U - start) * base.batch_size
