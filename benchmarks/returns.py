@@ -41,7 +41,7 @@ from purejaxppo.envs.v5.task import resolve_physics
 from purejaxppo.presets import TUNED, preset_config, resolve
 from purejaxppo.runs import checkpoint, run_dir, session
 from purejaxppo.runs.crosscheck import Estimate, cross_check_run
-from purejaxppo.runs.sweep import format_return as _num
+from purejaxppo.runs.sweep_table import format_return as _num
 
 sys.path.insert(0, str(Path(__file__).parent))
 import common

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from purejaxppo.config import ConfigError, PPOConfig
-from purejaxppo.runs import sweep, sweep_state
+from purejaxppo.runs import sweep, sweep_state, sweep_table
 from purejaxppo.runs.run_dir import RunDirError
 
 pytestmark = pytest.mark.unit
@@ -65,10 +65,12 @@ def test_the_table_ranks_points_and_keeps_small_returns_apart():
         {"point": {"gamma": 0.95}, "gymnasium_per_seed": [-3.9, -3.7],
          "eval_per_seed": [-3.0, -3.4], "last_train_return_per_seed": [-4.0, float("nan")]},
     ]  # fmt: skip
-    lines = sweep.markdown(meta, rows).splitlines()
+    lines = sweep_table.markdown(meta, rows).splitlines()
     assert lines[-2] == "| 0.95 | -3.8 [-3.9, -3.7] | -3.2 | -4.0 | - |"  # the best first
     assert lines[-1] == "| 0.99 | -4.5 [-4.6, -4.4] | -4.1 | -5.1 | - |"
-    assert sweep.format_return(5279.5) == "5280" and sweep.format_return(-33.84) == "-33.8"
+    assert (
+        sweep_table.format_return(5279.5) == "5280" and sweep_table.format_return(-33.84) == "-33.8"
+    )
 
 
 def test_the_grid_is_written_so_that_it_reads_back_the_same():

@@ -36,6 +36,7 @@ from purejaxppo.runs import checkpoint, run_dir, session, sweep_state
 from purejaxppo.runs.crosscheck import gymnasium_returns
 from purejaxppo.runs.placement import Placement
 from purejaxppo.runs.policy import LoadedPolicy
+from purejaxppo.runs.sweep_table import markdown, value_text
 from purejaxppo.train import make_train
 
 RESULT = sweep_state.RESULT
@@ -226,59 +227,6 @@ def score(
     return rows
 
 
-def _fmt(value: Any) -> str:
-    """A grid value in the table: 64x64 for widths, %g for floats."""
-    if isinstance(value, (tuple, list)):
-        return "x".join(str(w) for w in value)
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def format_return(x: float) -> str:
-    """A return in a results table: one decimal below 100 in size (Reacher's -4.5), whole above.
-
-    Shared by the sweep tables and ``benchmarks/returns.py``.
-    """
-    return f"{x:.1f}" if abs(x) < 100 else f"{x:.0f}"
-
-
-def _rate(steps_per_s: float | None) -> str:
-    return "-" if steps_per_s is None else f"{steps_per_s:,.0f}"
-
-
-def markdown(meta: dict, rows: list[dict]) -> str:
-    """The table: one line per point, best Gymnasium mean first (a diverged point last)."""
-    names = list(rows[0]["point"])
-    programs = meta.get("programs", [])
-    lines = [
-        f"Sweep of {meta['env']} {meta['env_kwargs']}, {meta['steps']:,} steps, {meta['seeds']} "
-        f"seeds per point; {meta['runs']} runs in {max(len(programs), 1)} compiled program(s), "
-        f"{_rate(meta['steps_per_s'])} steps/s together (compile {meta['compile_s']:.0f} s). "
-        "Score: the final deterministic policy in Gymnasium's own task, "
-        f"{meta['episodes']} episodes per seed; mean over seeds [min, max]. Eval: the run's last "
-        "evaluation in the program (mean over seeds). Training: the last training episodes' "
-        "return (mean over seeds). Steps/s: the program of the point, all its runs together.",
-        "",
-        "| " + " | ".join(names) + " | Gymnasium return | eval | training | steps/s |",
-        "|" + "---|" * (len(names) + 4),
-    ]
-
-    def rank(r: dict) -> float:
-        return -np.nan_to_num(np.mean(r["gymnasium_per_seed"]), nan=-np.inf)
-
-    for r in sorted(rows, key=rank):
-        g = np.array(r["gymnasium_per_seed"])
-        lines.append(
-            "| " + " | ".join(_fmt(r["point"][n]) for n in names) + " | "
-            f"{format_return(g.mean())} [{format_return(g.min())}, {format_return(g.max())}] | "
-            f"{format_return(np.mean(r['eval_per_seed']))} | "
-            f"{format_return(np.nanmean(r['last_train_return_per_seed']))} | "
-            f"{_rate(r.get('steps_per_s'))} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
 def run_sweep(
     env: Env,
     env_id: str,
@@ -345,7 +293,7 @@ def run_sweep(
     meta: dict[str, Any] = {
         "env": env_id, "env_kwargs": env_kwargs, "steps": base.total_timesteps, "seeds": seeds,
         "episodes": episodes, "runs": len(points) * seeds,
-        "grid": {k: [_fmt(v) for v in vs] for k, vs in grid.items()},
+        "grid": {k: [value_text(v) for v in vs] for k, vs in grid.items()},
         "config": base.to_dict(), "programs": [], "versions": run_dir.versions(),
         "device": f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}",
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -358,7 +306,7 @@ def run_sweep(
         for p in previous.get("meta", {}).get("programs", []):
             programs_meta[p["index"]] = p
     for k, ((fixed, members), layout) in enumerate(zip(programs, layouts, strict=True)):
-        name = ", ".join(f"{n}={_fmt(v)}" for n, v in fixed.items())
+        name = ", ".join(f"{n}={value_text(v)}" for n, v in fixed.items())
         finished = programs_meta[k] is not None and all(_key(points[i]) in kept for i in members)
         if out_dir is not None and finished:
             for i in members:
@@ -379,7 +327,8 @@ def run_sweep(
             rows[i] = {**row, "point": points[i], "steps_per_s": out["steps_per_s"]}
         rate = out["steps_per_s"]
         programs_meta[k] = {
-            "index": k, "static": {n: _fmt(v) for n, v in fixed.items()}, "points": len(members),
+            "index": k, "points": len(members),
+            "static": {n: value_text(v) for n, v in fixed.items()},
             "steps": out["steps"], "train_s": out["steps"] / rate if rate else 0.0,
             "steps_per_s": rate, "compile_s": out["compile_s"], "continued_from": out["start"],
             "mesh": None if layout is None else layout.to_json(),
