@@ -13,7 +13,10 @@ cross-check verdict are kept.
     uv run python benchmarks/returns.py --envs Hopper-v5 --preset tuned --seeds 5 --seed 100
     uv run python benchmarks/returns.py --quick                          # tiny, for CI
 
-Writes ``benchmarks/results/<platform>/returns.{json,md,png}`` (``--out-stem`` to change).
+Writes ``benchmarks/results/<platform>/returns.{json,md,png}`` (``--out-stem`` to change). A row
+already in that table, scored from the same run (spec and episodes), is kept rather than trained
+again (``--retrain`` trains it again), so a table too long for one sitting is made in several,
+each with the same command, even where the run directories did not survive.
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ def run_env(
     root_kept: bool = False,
     physics: str = "auto",
     seed: int = 0,
+    table: list[dict] | None = None,
 ) -> Iterator[dict]:
     """Trains ``seeds`` seeds to every budget; yields each budget's row as soon as it is scored.
 
@@ -116,6 +120,8 @@ def run_env(
     arguments does not start over: a budget already scored is read back, a run stopped part way
     (Ctrl-C, a machine's time limit) continues from its newest checkpoint, so a table too long for
     one sitting can be made in several. Its steps/s are then those of the last sitting.
+    ``table`` (the rows of the ``--out-stem`` table already written) serves the same way where
+    the run directories are gone: a row with the same run spec and episodes is kept as it is.
     """
     asked = preset
     prev, prev_budget, prev_preset, start = None, None, None, 0  # prev: the last budget's run
@@ -129,8 +135,13 @@ def run_env(
         chunk = session.chunk_updates(cfg.num_updates, start)
         spec = _spec(env_id, cfg, seeds, seed, preset, chunk, physics)
         path = _existing(root, spec) if root_kept else None
-        if path is not None and (path / ROW_FILE).is_file():  # scored by an earlier invocation
+        kept = _scored(table or [], spec, episodes)
+        if kept is not None:  # in the table already; a next budget trains its own run
+            row, path = kept, None
+        elif path is not None and (path / ROW_FILE).is_file():  # scored by an earlier invocation
             row = json.loads((path / ROW_FILE).read_text())
+            row.setdefault("spec", _identity(spec))
+            row.setdefault("episodes", episodes)
         else:
             stopped_at = checkpoint.latest_step(path) if path is not None else None
             if stopped_at is None:  # a new run (or one stopped before its first checkpoint)
@@ -150,9 +161,27 @@ def run_env(
             row["continued_from"] = prev_budget if shared and prev is not None else None
             row["resumed_at_update"] = stopped_at
             row["run_dir"] = str(path) if root_kept else None
+            row["spec"], row["episodes"] = _identity(spec), episodes
+            row["versions"] = run_dir.versions()
             (path / ROW_FILE).write_text(json.dumps(row, indent=2))
         yield row
         prev, prev_budget, prev_preset, start = path, budget, preset, cfg.num_updates
+
+
+def _identity(spec: run_dir.RunSpec) -> dict:
+    """What makes two runs the same run: the spec without the versions, the date and the chunking
+    (a run continued from a smaller budget has the states of one trained to its budget alone)."""
+    d = spec.to_json()
+    for key in ("versions", "device", "device_count", "process_count", "created"):
+        d.pop(key)
+    d["chunk_updates"] = d["checkpoint_every"] = None
+    return d
+
+
+def _scored(table: list[dict], spec: run_dir.RunSpec, episodes: int) -> dict | None:
+    """The row of ``table`` scored from a run made with ``spec`` over ``episodes``, if any."""
+    same = [r for r in table if r.get("spec") == _identity(spec) and r.get("episodes") == episodes]
+    return same[-1] if same else None
 
 
 def _existing(root: Path, spec: run_dir.RunSpec) -> Path | None:
@@ -304,7 +333,15 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=20, help="Gymnasium episodes per seed")
     p.add_argument("--physics", default="auto", choices=common.PHYSICS, help="v5 engine")
     p.add_argument("--quick", action="store_true", help="InvertedPendulum-v5, 4096+8192 (CI)")
-    p.add_argument("--out-stem", type=Path, default=None)
+    p.add_argument(
+        "--out-stem",
+        type=Path,
+        default=None,
+        help="where the table goes; its rows already scored with the same runs are kept",
+    )
+    p.add_argument(
+        "--retrain", action="store_true", help="train every row, none kept from the table"
+    )
     p.add_argument(
         "--runs-dir",
         type=Path,
@@ -317,6 +354,8 @@ def main() -> None:
         a.envs, a.budgets, a.seeds, a.episodes = ["InvertedPendulum-v5"], [4096, 8192], 2, 3
     stem = a.out_stem or common.results_dir() / "returns"
     meta = common.meta()
+    written = stem.with_suffix(".json")
+    table = [] if a.retrain or not written.is_file() else json.loads(written.read_text())["rows"]
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = a.runs_dir or Path(tmp)
@@ -331,6 +370,7 @@ def main() -> None:
                 a.runs_dir is not None,
                 a.physics,
                 a.seed,
+                table,
             ):
                 rows.append(r)
                 print(
