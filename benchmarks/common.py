@@ -64,9 +64,26 @@ def meta() -> dict:
         "commit": COMMIT,
         "device": _device(jax.devices()[0]),
         "cpus": os.cpu_count(),
+        "cpu": cpu_id(),
         "machine": platform.machine(),
         "versions": versions,
     }
+
+
+def cpu_id() -> str:
+    """The processor's family, model and widest vector instructions (Linux; else its name): two
+    CPUs of one name may compile to other instructions, whose float sums differ in the last bits,
+    and a contact task's training amplifies them, so a run there differs from one here."""
+    try:
+        info = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
+    except OSError:
+        return platform.processor() or platform.machine()
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    get = {k.strip(): v.strip() for k, v in fields.items()}.get
+    flags = set((get("flags") or "").split())
+    vector = next((f for f in ("avx512f", "avx2", "avx", "sse4_2", "asimd") if f in flags), "")
+    parts = [f"family {get('cpu family')} model {get('model')}" if get("model") else "", vector]
+    return ", ".join(p for p in parts if p) or (platform.processor() or platform.machine())
 
 
 def _device(d) -> str:

@@ -162,7 +162,7 @@ def run_env(
             row["resumed_at_update"] = stopped_at
             row["run_dir"] = str(path) if root_kept else None
             row["spec"], row["episodes"] = _identity(spec), episodes
-            row["versions"] = run_dir.versions()
+            row["versions"], row["cpu"] = run_dir.versions(), common.cpu_id()
             (path / ROW_FILE).write_text(json.dumps(row, indent=2))
         yield row
         prev, prev_budget, prev_preset, start = path, budget, preset, cfg.num_updates
