@@ -189,10 +189,24 @@ PRESETS: dict[str, Preset] = {
         source=f"{_SWEEPS}/sweep_humanoidstandup_v5_humanoid.md",
     ),
     "swimmer": Preset(
-        {"total_timesteps": 1_000_000, "gamma": 0.999},
-        "the seed's with gamma 0.999 (Swimmer's reward comes slowly), for Swimmer-v5 at 1M",
+        {
+            "total_timesteps": 1_000_000,
+            "gamma": 0.999,
+            "gae_lambda": 0.99,
+            "num_envs": 4,
+            "batch_size": 4096,
+            "minibatch_size": 256,
+            "learning_rate": 6e-4,
+            "shared_network": False,
+            "entropy_coeff": 0.0,
+            "log_std_init": 0.0,
+        },
+        "gamma 0.999 and GAE lambda 0.99 (Swimmer's reward comes slowly; sweep_swimmer_v5.md) "
+        "in RL Zoo's Swimmer shape: a separate actor and critic, 4 envs x 1024 steps per update "
+        "in minibatches of 256, learning rate 6e-4, initial log std 0, no entropy bonus; for "
+        "Swimmer-v5 at 1M steps",
         env="Swimmer-v5",
-        source=f"{_SWEEPS}/sweep_swimmer_v5.md",
+        source=f"{_SWEEPS}/sweep_swimmer_v5_zoo4096.md",
     ),
 }
 
