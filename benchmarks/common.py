@@ -80,9 +80,14 @@ def cpu_id() -> str:
         return platform.processor() or platform.machine()
     fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
     get = {k.strip(): v.strip() for k, v in fields.items()}.get
-    flags = set((get("flags") or "").split())
+    flags = set((get("flags") or get("Features") or "").split())  # x86, Arm
     vector = next((f for f in ("avx512f", "avx2", "avx", "sse4_2", "asimd") if f in flags), "")
-    parts = [f"family {get('cpu family')} model {get('model')}" if get("model") else "", vector]
+    model = ""
+    if get("model"):
+        model = f"family {get('cpu family')} model {get('model')}"
+    elif get("CPU part"):
+        model = f"implementer {get('CPU implementer')} part {get('CPU part')}"
+    parts = [model, vector]
     return ", ".join(p for p in parts if p) or (platform.processor() or platform.machine())
 
 

@@ -121,7 +121,9 @@ def run_env(
     (Ctrl-C, a machine's time limit) continues from its newest checkpoint, so a table too long for
     one sitting can be made in several. Its steps/s are then those of the last sitting.
     ``table`` (the rows of the ``--out-stem`` table already written) serves the same way where
-    the run directories are gone: a row with the same run spec and episodes is kept as it is.
+    the run directories are gone: a row with the same run spec and episodes is kept as it is
+    (the spec names no versions: after a change to the training code, ``--retrain``). A budget
+    after a kept row continues that row's run where ``root`` still holds it, else trains its own.
     """
     asked = preset
     prev, prev_budget, prev_preset, start = None, None, None, 0  # prev: the last budget's run
@@ -136,8 +138,9 @@ def run_env(
         spec = _spec(env_id, cfg, seeds, seed, preset, chunk, physics)
         path = _existing(root, spec) if root_kept else None
         kept = _scored(table or [], spec, episodes)
-        if kept is not None:  # in the table already; a next budget trains its own run
-            row, path = kept, None
+        if kept is not None:  # in the table already; its finished run, if here, is continued
+            row = kept
+            path = path if path is not None and (path / ROW_FILE).is_file() else None
         elif path is not None and (path / ROW_FILE).is_file():  # scored by an earlier invocation
             row = json.loads((path / ROW_FILE).read_text())
             row.setdefault("spec", _identity(spec))
@@ -352,6 +355,7 @@ def main() -> None:
     pjp.enable_compilation_cache()
     if a.quick:
         a.envs, a.budgets, a.seeds, a.episodes = ["InvertedPendulum-v5"], [4096, 8192], 2, 3
+        a.retrain = True
     stem = a.out_stem or common.results_dir() / "returns"
     meta = common.meta()
     written = stem.with_suffix(".json")
@@ -380,14 +384,18 @@ def main() -> None:
                     f"{r['first_train_return']:.1f} -> {r['last_train_return']:.1f}",
                     flush=True,
                 )
-                write(stem, meta, rows)  # after every row: a long run stopped keeps its results
+                # after every row, with the table's rows not reached yet: a stop loses nothing
+                write(stem, meta, rows + [r for r in table if r not in rows])
+    write(stem, meta, rows)
     print(f"wrote {stem}.json, .md, .png")
 
 
 def write(stem: Path, meta: dict, rows: list[dict]) -> None:
     """The JSON, the Markdown table and the plot of the rows so far."""
     stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    part = stem.with_suffix(".json.part")  # written whole, then renamed: a stop leaves no half
+    part.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    part.replace(stem.with_suffix(".json"))
     stem.with_suffix(".md").write_text(markdown(rows, meta["device"], meta["command"]))
     plot(rows, stem.with_suffix(".png"))
 

@@ -22,13 +22,24 @@ def returns():
     return module
 
 
-def _table(name: str) -> list[dict]:
-    return json.loads((ROOT / "benchmarks/results/cpu" / name).read_text())["rows"]
+def _row(returns, env: str, preset: str, budget: int, seeds: int, seed: int, episodes: int):
+    """A scored row as returns.py writes it (only the fields the keeping reads, and a mark)."""
+    cfg = returns.preset_config(preset).replace(total_timesteps=budget).validate()
+    spec = returns._spec(env, cfg, seeds, seed, preset, 1, "auto")
+    return {"env": env, "budget": budget, "spec": returns._identity(spec), "episodes": episodes}
 
 
-def test_a_scored_row_of_the_table_is_kept_without_training(returns, tmp_path, monkeypatch):
-    table = _table("returns_10m_v5.json")
-    row = next(r for r in table if r["budget"] == 10_000_000)
+@pytest.fixture
+def c_physics(returns, monkeypatch):
+    """Specs name the C engine, whatever this machine's ``auto`` is."""
+    monkeypatch.setattr(returns, "resolve_physics", lambda physics: "c")
+
+
+def test_a_scored_row_of_the_table_is_kept_without_training(
+    returns, tmp_path, monkeypatch, c_physics
+):
+    row = _row(returns, "Hopper-v5", "hopper-10m", 10_000_000, 5, 100, 20)
+    other = _row(returns, "Hopper-v5", "hopper-10m", 10_000_000, 5, 101, 20)
 
     def no_training(*args, **kwargs):
         raise AssertionError("a row of the table was trained again")
@@ -36,25 +47,30 @@ def test_a_scored_row_of_the_table_is_kept_without_training(returns, tmp_path, m
     monkeypatch.setattr(returns.session, "run", no_training)
     kept = list(
         returns.run_env(
-            row["env"], [row["budget"]], row["seeds"], "tuned", 20, tmp_path, True, "auto",
-            row["seed"], table,
+            "Hopper-v5", [10_000_000], 5, "tuned", 20, tmp_path, True, "auto", 100, [other, row]
         )
-    )  # fmt: skip
-    assert kept == [row]
+    )
+    assert kept == [row] and kept[0] is row
     assert not any(tmp_path.iterdir())  # no run directory was made
 
 
-def test_a_row_of_other_runs_or_episodes_is_not_kept(returns):
-    table = _table("returns_1m_v5.json")
-    row = next(r for r in table if r["env"] == "Hopper-v5")
-    cfg = returns.preset_config(row["preset"]).replace(total_timesteps=row["budget"]).validate()
+def test_a_row_of_other_runs_or_episodes_is_not_kept(returns, c_physics):
+    row = _row(returns, "Hopper-v5", "hopper", 1_000_000, 5, 100, 20)
+    cfg = returns.preset_config("hopper").replace(total_timesteps=1_000_000).validate()
 
-    def spec(cfg, seeds=row["seeds"], seed=row["seed"]):
-        return returns._spec(row["env"], cfg, seeds, seed, row["preset"], 1, "auto")
+    def spec(cfg, seeds=5, seed=100):
+        return returns._spec("Hopper-v5", cfg, seeds, seed, "hopper", 8, "auto")
 
-    assert returns._scored(table, spec(cfg), 20) == row
-    assert returns._scored(table, spec(cfg), 10) is None  # scored over other episodes
-    assert returns._scored(table, spec(cfg, seed=row["seed"] + 1), 20) is None
-    assert returns._scored(table, spec(cfg, seeds=row["seeds"] - 1), 20) is None
+    assert returns._scored([row], spec(cfg), 20) is row  # another chunking: the same run
+    assert returns._scored([row], spec(cfg), 10) is None  # scored over other episodes
+    assert returns._scored([row], spec(cfg, seed=101), 20) is None
+    assert returns._scored([row], spec(cfg, seeds=4), 20) is None
     other = cfg.replace(learning_rate=cfg.learning_rate * 2)
-    assert returns._scored(table, spec(other), 20) is None  # the preset changed since
+    assert returns._scored([row], spec(other), 20) is None  # the preset changed since
+
+
+def test_the_committed_tables_name_their_runs():
+    """Every row of the committed returns tables records the run it was scored from."""
+    for name in ("returns_1m_v5.json", "returns_10m_v5.json"):
+        rows = json.loads((ROOT / "benchmarks/results/cpu" / name).read_text())["rows"]
+        assert rows and all(r.get("spec") and r.get("episodes") for r in rows), name
