@@ -137,11 +137,11 @@ def run_env(
         chunk = session.chunk_updates(cfg.num_updates, start)
         spec = _spec(env_id, cfg, seeds, seed, preset, chunk, physics)
         path = _existing(root, spec) if root_kept else None
+        scored_here = path is not None and (path / ROW_FILE).is_file()
         kept = _scored(table or [], spec, episodes)
         if kept is not None:  # in the table already; its finished run, if here, is continued
-            row = kept
-            path = path if path is not None and (path / ROW_FILE).is_file() else None
-        elif path is not None and (path / ROW_FILE).is_file():  # scored by an earlier invocation
+            row, path = kept, path if scored_here else None
+        elif scored_here and path is not None:  # scored by an earlier invocation
             row = json.loads((path / ROW_FILE).read_text())
             row.setdefault("spec", _identity(spec))
             row.setdefault("episodes", episodes)
@@ -183,7 +183,8 @@ def _identity(spec: run_dir.RunSpec) -> dict:
 
 def _scored(table: list[dict], spec: run_dir.RunSpec, episodes: int) -> dict | None:
     """The row of ``table`` scored from a run made with ``spec`` over ``episodes``, if any."""
-    same = [r for r in table if r.get("spec") == _identity(spec) and r.get("episodes") == episodes]
+    identity = _identity(spec)
+    same = [r for r in table if r.get("spec") == identity and r.get("episodes") == episodes]
     return same[-1] if same else None
 
 

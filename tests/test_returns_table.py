@@ -23,7 +23,7 @@ def returns():
 
 
 def _row(returns, env: str, preset: str, budget: int, seeds: int, seed: int, episodes: int):
-    """A scored row as returns.py writes it (only the fields the keeping reads, and a mark)."""
+    """A scored row as returns.py writes it: only the fields that keeping it reads."""
     cfg = returns.preset_config(preset).replace(total_timesteps=budget).validate()
     spec = returns._spec(env, cfg, seeds, seed, preset, 1, "auto")
     return {"env": env, "budget": budget, "spec": returns._identity(spec), "episodes": episodes}
