@@ -39,7 +39,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import purejaxppo as pjp
-from purejaxppo.config import PPOConfig
+from purejaxppo.config import ConfigError, PPOConfig
 from purejaxppo.envs.v5.task import resolve_physics
 from purejaxppo.presets import TUNED, preset_config, resolve
 from purejaxppo.runs import checkpoint, run_dir, session
@@ -184,8 +184,23 @@ def _identity(spec: run_dir.RunSpec) -> dict:
 def _scored(table: list[dict], spec: run_dir.RunSpec, episodes: int) -> dict | None:
     """The row of ``table`` scored from a run made with ``spec`` over ``episodes``, if any."""
     identity = _identity(spec)
-    same = [r for r in table if r.get("spec") == identity and r.get("episodes") == episodes]
+    same = [
+        r for r in table if _written(r.get("spec")) == identity and r.get("episodes") == episodes
+    ]
     return same[-1] if same else None
+
+
+def _written(identity: dict | None) -> dict | None:
+    """A row's recorded identity with its config read back: a PPOConfig field added since the
+    row was written takes its default (which reproduces the older runs), one removed since makes
+    it another run (None)."""
+    if identity is None:
+        return None
+    try:
+        config = PPOConfig.from_dict(identity["config"]).to_dict()
+    except (ConfigError, KeyError, TypeError):
+        return None
+    return {**identity, "config": config}
 
 
 def _existing(root: Path, spec: run_dir.RunSpec) -> Path | None:
@@ -241,7 +256,23 @@ def score(
         "curve_eval": np.nanmean(m["eval_return"][:, evaluated], axis=0).tolist(),
         "curve_eval_min": np.nanmin(m["eval_return"][:, evaluated], axis=0).tolist(),
         "curve_eval_max": np.nanmax(m["eval_return"][:, evaluated], axis=0).tolist(),
+        "last_update": last_update(m),
     }
+
+
+HEALTH = ("entropy", "approx_kl", "clip_fraction")
+"""The last update's diagnostics a row keeps: a policy whose spread ran away (entropy climbing,
+approximate KL and clip fraction far above the first updates') has collapsed, whatever its
+return at that moment."""
+
+
+def last_update(metrics: dict[str, np.ndarray]) -> dict[str, float]:
+    """The mean over seeds of :data:`HEALTH` at the run's last update.
+
+    Args:
+        metrics: :func:`purejaxppo.runs.run_dir.read_metrics`, each ``(seeds, updates)``.
+    """
+    return {k: float(np.mean(metrics[k][:, -1])) for k in HEALTH}
 
 
 def _rate(steps_per_s: float | None) -> str:
@@ -252,6 +283,23 @@ def _rate(steps_per_s: float | None) -> str:
 def _seeds(row: dict) -> str:
     """How many seeds, and from which base seed (``PRNGKey(seed)`` split into them)."""
     return f"{row['seeds']} (from {row.get('seed', 0)})"
+
+
+def _peak(row: dict) -> str:
+    """The best evaluation in the program (mean over seeds) and where it was."""
+    y = np.array(row["curve_eval"], dtype=float)
+    if not np.isfinite(y).any():
+        return "-"
+    i = int(np.nanargmax(y))
+    return f"{_num(y[i])} at {row['curve_steps'][i] / 1e6:.3g}M"
+
+
+def _health(row: dict) -> str:
+    """The last update's entropy, approximate KL and clip fraction; rows scored without: -."""
+    h = row.get("last_update")
+    if h is None:
+        return "-"
+    return f"{h['entropy']:.3g}, {h['approx_kl']:.2g}, {h['clip_fraction']:.2f}"
 
 
 def markdown(rows: list[dict], device: str, command: str) -> str:
@@ -270,11 +318,14 @@ def markdown(rows: list[dict], device: str, command: str) -> str:
         "rate (the smaller budget's run is continued to the larger: the same states as separate",
         "runs); steps/s is the training throughput of all seeds together. Training episodes: the",
         "mean return of the stochastic policy's episodes in the first update where any ended (at",
-        "the steps given) and in the last: what the run learned.",
+        "the steps given) and in the last: what the run learned. Eval peak: the best of the",
+        "program's evaluations (mean over seeds) and its steps. Last update: the policy's entropy,",
+        "the approximate KL and the clip fraction of the run's last update (mean over seeds): a",
+        "spread that ran away shows there.",
         "",
-        "| env | budget | preset | seeds | Gymnasium return | std | per seed | eval | cross-check "
-        "| steps/s | training episodes | published |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| env | budget | preset | seeds | Gymnasium return | std | per seed | eval | eval peak "
+        "| cross-check | steps/s | training episodes | last update | published |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         g = np.array(r["gymnasium_per_seed"])
@@ -283,9 +334,9 @@ def markdown(rows: list[dict], device: str, command: str) -> str:
             f"| {r['env']} | {r['budget']:,} | {r['preset']} | {_seeds(r)} | "
             f"{_num(g.mean())} [{_num(g.min())}, {_num(g.max())}] | {_num(g.std())} | "
             f"{', '.join(_num(x) for x in g)} | "
-            f"{_num(np.mean(r['eval_per_seed']))} | {r['verdict']} | {_rate(r['steps_per_s'])} | "
-            f"{_num(r['first_train_return'])} at {r['first_train_steps']:,} -> "
-            f"{_num(r['last_train_return'])} | {pub} |"
+            f"{_num(np.mean(r['eval_per_seed']))} | {_peak(r)} | {r['verdict']} | "
+            f"{_rate(r['steps_per_s'])} | {_num(r['first_train_return'])} at "
+            f"{r['first_train_steps']:,} -> {_num(r['last_train_return'])} | {_health(r)} | {pub} |"
         )
     return "\n".join(lines) + "\n"
 

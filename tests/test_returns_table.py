@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).parents[1]
@@ -74,3 +75,51 @@ def test_the_committed_tables_name_their_runs():
     for name in ("returns_1m_v5.json", "returns_10m_v5.json"):
         rows = json.loads((ROOT / "benchmarks/results/cpu" / name).read_text())["rows"]
         assert rows and all(r.get("spec") and r.get("episodes") for r in rows), name
+
+
+def test_a_row_written_before_a_config_field_existed_is_kept(returns, c_physics):
+    """A field added to PPOConfig since (absent from the row) takes its default: the same run."""
+    row = _row(returns, "Hopper-v5", "hopper", 1_000_000, 5, 100, 20)
+    cfg = returns.preset_config("hopper").replace(total_timesteps=1_000_000).validate()
+    spec = returns._spec("Hopper-v5", cfg, 5, 100, "hopper", 8, "auto")
+    older = {**row, "spec": {**row["spec"], "config": dict(row["spec"]["config"])}}
+    del older["spec"]["config"]["target_kl"]  # written before target_kl existed
+    assert returns._scored([older], spec, 20) is older
+    moved = {**row, "spec": {**row["spec"], "config": dict(row["spec"]["config"])}}
+    moved["spec"]["config"]["target_kl"] = 0.05  # a value that is not the default: another run
+    assert returns._scored([moved], spec, 20) is None
+    gone = {**row, "spec": {**row["spec"], "config": {**row["spec"]["config"], "dropped": 1}}}
+    assert returns._scored([gone], spec, 20) is None  # a field PPOConfig no longer has
+
+
+def test_the_table_shows_each_rows_eval_peak_and_last_update(returns):
+    def row(curve: list[float], health: dict | None) -> dict:
+        r = {
+            "env": "Walker2d-v5",
+            "budget": 3_000_000,
+            "preset": "walker2d",
+            "seeds": 2,
+            "gymnasium_per_seed": [400.0, 500.0],
+            "eval_per_seed": [450.0, 460.0],
+            "verdict": "agree",
+            "steps_per_s": None,
+            "first_train_return": 2.0,
+            "first_train_steps": 2048,
+            "last_train_return": 60.0,
+            "curve_steps": [1_000_000, 2_000_000, 3_000_000],
+            "curve_eval": curve,
+        }
+        return r if health is None else {**r, "last_update": health}
+
+    health = {"entropy": 38.4, "approx_kl": 0.361, "clip_fraction": 0.671}
+    table = returns.markdown(
+        [row([3000.0, 4551.0, 455.0], health), row([float("nan")] * 3, None)], "cpu", "cmd"
+    )
+    collapsed, unscored = table.strip().splitlines()[-2:]
+    assert "| 4551 at 2M |" in collapsed and "| 38.4, 0.36, 0.67 |" in collapsed
+    assert unscored.count("| - |") == 3  # steps/s, eval peak and last update unknown
+
+
+def test_last_update_is_the_mean_over_seeds_of_the_final_update(returns):
+    metrics = {k: np.array([[9.0, 1.0], [9.0, 3.0]]) for k in returns.HEALTH}
+    assert returns.last_update(metrics) == dict.fromkeys(returns.HEALTH, 2.0)
