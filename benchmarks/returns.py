@@ -261,9 +261,9 @@ def score(
 
 
 HEALTH = ("entropy", "approx_kl", "clip_fraction")
-"""The last update's diagnostics a row keeps: a policy whose spread ran away (entropy climbing,
-approximate KL and clip fraction far above the first updates') has collapsed, whatever its
-return at that moment."""
+"""The last update's diagnostics a row keeps: updates that outgrew the clip range (approximate
+KL and clip fraction far above the first updates') or a spread that ran away (entropy climbing)
+say a run is failing, whatever its return at that moment."""
 
 
 def last_update(metrics: dict[str, np.ndarray]) -> dict[str, float]:
@@ -320,8 +320,8 @@ def markdown(rows: list[dict], device: str, command: str) -> str:
         "mean return of the stochastic policy's episodes in the first update where any ended (at",
         "the steps given) and in the last: what the run learned. Eval peak: the best of the",
         "program's evaluations (mean over seeds) and its steps. Last update: the policy's entropy,",
-        "the approximate KL and the clip fraction of the run's last update (mean over seeds): a",
-        "spread that ran away shows there.",
+        "the approximate KL and the clip fraction of the run's last update (mean over seeds):",
+        "updates far outside the clip range, or a spread that ran away, show there.",
         "",
         "| env | budget | preset | seeds | Gymnasium return | std | per seed | eval | eval peak "
         "| cross-check | steps/s | training episodes | last update | published |",
