@@ -44,6 +44,7 @@ from purejaxppo.envs.v5.task import resolve_physics
 from purejaxppo.presets import TUNED, preset_config, resolve
 from purejaxppo.runs import checkpoint, run_dir, session
 from purejaxppo.runs.crosscheck import Estimate, cross_check_run
+from purejaxppo.runs.sweep_table import format_rate as _rate
 from purejaxppo.runs.sweep_table import format_return as _num
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -273,11 +274,6 @@ def last_update(metrics: dict[str, np.ndarray]) -> dict[str, float]:
         metrics: :func:`purejaxppo.runs.run_dir.read_metrics`, each ``(seeds, updates)``.
     """
     return {k: float(np.mean(metrics[k][:, -1])) for k in HEALTH}
-
-
-def _rate(steps_per_s: float | None) -> str:
-    """Steps/s for the table; a run finished in an earlier sitting and scored now has none."""
-    return "-" if steps_per_s is None else f"{steps_per_s:,.0f}"
 
 
 def _seeds(row: dict) -> str:

@@ -25,7 +25,8 @@ def format_return(x: float) -> str:
     return f"{x:.1f}" if abs(x) < 100 else f"{x:.0f}"
 
 
-def _rate(steps_per_s: float | None) -> str:
+def format_rate(steps_per_s: float | None) -> str:
+    """Steps/s in a results table; "-" where none was measured (a run scored in a later sitting)."""
     return "-" if steps_per_s is None else f"{steps_per_s:,.0f}"
 
 
@@ -36,7 +37,7 @@ def markdown(meta: dict, rows: list[dict]) -> str:
     lines = [
         f"Sweep of {meta['env']} {meta['env_kwargs']}, {meta['steps']:,} steps, {meta['seeds']} "
         f"seeds per point; {meta['runs']} runs in {max(len(programs), 1)} compiled program(s), "
-        f"{_rate(meta['steps_per_s'])} steps/s together (compile {meta['compile_s']:.0f} s). "
+        f"{format_rate(meta['steps_per_s'])} steps/s together (compile {meta['compile_s']:.0f} s). "
         "Score: the final deterministic policy in Gymnasium's own task, "
         f"{meta['episodes']} episodes per seed; mean over seeds [min, max]. Eval: the run's last "
         "evaluation in the program (mean over seeds). Training: the last training episodes' "
@@ -56,6 +57,6 @@ def markdown(meta: dict, rows: list[dict]) -> str:
             f"{format_return(g.mean())} [{format_return(g.min())}, {format_return(g.max())}] | "
             f"{format_return(np.mean(r['eval_per_seed']))} | "
             f"{format_return(np.nanmean(r['last_train_return_per_seed']))} | "
-            f"{_rate(r.get('steps_per_s'))} |"
+            f"{format_rate(r.get('steps_per_s'))} |"
         )
     return "\n".join(lines) + "\n"
