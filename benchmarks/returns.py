@@ -258,6 +258,7 @@ def score(
         "curve_eval_min": np.nanmin(m["eval_return"][:, evaluated], axis=0).tolist(),
         "curve_eval_max": np.nanmax(m["eval_return"][:, evaluated], axis=0).tolist(),
         "last_update": last_update(m),
+        "curve_health": health_curve(m, evaluated),
     }
 
 
@@ -274,6 +275,19 @@ def last_update(metrics: dict[str, np.ndarray]) -> dict[str, float]:
         metrics: :func:`purejaxppo.runs.run_dir.read_metrics`, each ``(seeds, updates)``.
     """
     return {k: float(np.mean(metrics[k][:, -1])) for k in HEALTH}
+
+
+def health_curve(metrics: dict[str, np.ndarray], at: np.ndarray) -> dict[str, list[float]]:
+    """The mean over seeds of :data:`HEALTH` at the updates ``at`` (those of ``curve_steps``).
+
+    Where a run's updates outgrew the clip range, and when, is read from these beside its
+    evaluation curve.
+
+    Args:
+        metrics: :func:`purejaxppo.runs.run_dir.read_metrics`, each ``(seeds, updates)``.
+        at: ``(updates,)`` bool, the updates to keep.
+    """
+    return {k: np.mean(metrics[k][:, at], axis=0).tolist() for k in HEALTH}
 
 
 def _seeds(row: dict) -> str:
