@@ -56,6 +56,14 @@ class PPOConfig(struct.PyTreeNode):
     """Hidden activation: tanh, relu, elu, gelu or silu."""
     anneal_lr: bool = _static(False)
     """Decay the learning rate linearly to 0 over the run."""
+    adaptive_lr: bool = _static(False)
+    """Let the KL set the learning rate (rsl_rl's rule), carried from update to update.
+
+    Before every minibatch step the rate is divided by 1.5 when the update's approximate KL so
+    far exceeds 2 x ``target_kl`` and multiplied by 1.5 when it is under ``target_kl`` / 2,
+    within [``ADAPTIVE_LR_RANGE``]; ``learning_rate`` is where it starts. It keeps the size of
+    each update in KL steady as the policy's spread changes, which a constant rate does not.
+    """
     normalize_obs: bool = _static(True)
     """Running mean/variance normalisation of observations."""
     normalize_reward: bool = _static(True)
@@ -91,7 +99,7 @@ class PPOConfig(struct.PyTreeNode):
     max_grad_norm: float = 0.5
     """Global gradient-norm clip."""
     target_kl: float = 0.02
-    """KL target, used when ``use_target_kl``."""
+    """KL target, used when ``use_target_kl`` (a limit) or ``adaptive_lr`` (a set point)."""
     log_std_init: float = -1.0
     """Initial (state-independent) log standard deviation of the Gaussian policy."""
     adam_eps: float = 1e-5
@@ -157,6 +165,15 @@ class PPOConfig(struct.PyTreeNode):
             errors.append(f"activation={self.activation!r}: choose one of {sorted(ACTIVATIONS)}")
         if self.eval_every < 0 or self.eval_episodes < 1:
             errors.append("eval_every must be >= 0 and eval_episodes >= 1")
+        if self.anneal_lr and self.adaptive_lr:
+            errors.append("anneal_lr and adaptive_lr both set the learning rate: choose one")
+        if self.adaptive_lr and not isinstance(self.learning_rate, jax.core.Tracer):
+            rate = np.asarray(self.learning_rate)
+            if not np.all((rate >= ADAPTIVE_LR_RANGE[0]) & (rate <= ADAPTIVE_LR_RANGE[1])):
+                errors.append(
+                    f"learning_rate={self.learning_rate!r} is outside adaptive_lr's range "
+                    f"[{ADAPTIVE_LR_RANGE[0]:g}, {ADAPTIVE_LR_RANGE[1]:g}]: start it inside"
+                )
         if self.episode_length is not None and self.episode_length < 1:
             errors.append(f"episode_length must be positive or None, got {self.episode_length}")
         errors += _check_ranges(self)
@@ -196,6 +213,9 @@ class PPOConfig(struct.PyTreeNode):
 
 
 ACTIVATIONS = ("tanh", "relu", "elu", "gelu", "silu")
+
+ADAPTIVE_LR_RANGE = (1e-5, 1e-2)
+"""The bounds of the learning rate under ``adaptive_lr`` (rsl_rl's)."""
 
 # (name, lower, upper, lower inclusive): the allowed range of each traced hyperparameter.
 _RANGES = (

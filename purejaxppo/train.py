@@ -26,7 +26,7 @@ import optax
 from flax import struct
 
 from purejaxppo import normalize as nz
-from purejaxppo.config import ConfigError, PPOConfig
+from purejaxppo.config import ADAPTIVE_LR_RANGE, ConfigError, PPOConfig
 from purejaxppo.envs.base import Env, State
 from purejaxppo.envs.wrappers import wrap_for_eval, wrap_for_training
 from purejaxppo.evaluate import evaluate
@@ -56,10 +56,19 @@ class RunnerState(struct.PyTreeNode):
     key: Array
 
 
+class AdaptiveLR(NamedTuple):
+    """The optimizer state under ``adaptive_lr``: Adam's, and the rate the KL has set so far."""
+
+    inner: optax.OptState
+    learning_rate: Array
+    """``[]`` float32; the rate the next update starts from."""
+
+
 class TrainMetrics(NamedTuple):
     """Per-update metrics; each ``[num_updates]`` (``[seeds, num_updates]`` when vmapped).
 
-    Loss terms are means over the minibatch steps applied in the update. ``episode_*`` are means
+    Loss terms are means over the minibatch steps applied in the update; ``learning_rate`` is the
+    rate at the update's end (the next one's start). ``episode_*`` are means
     over the training episodes that ended in the update (NaN if none did); ``eval_*`` are
     means over ``eval_episodes`` deterministic episodes, NaN in updates without evaluation.
     """
@@ -160,9 +169,12 @@ class Trainer:
         k_net, k_env, k_run = jax.random.split(key, 3)
         obs0 = jnp.zeros((1, env.observation_size), jnp.float32)
         params = self.network.init(k_net, obs0, c.log_std_init)
+        opt_state = _optimizer(c).init(params)
+        if c.adaptive_lr:
+            opt_state = AdaptiveLR(opt_state, jnp.asarray(c.learning_rate, jnp.float32))
         return RunnerState(
             policy=Policy(params, nz.init_stats((env.observation_size,))),
-            opt_state=_optimizer(c).init(params),
+            opt_state=opt_state,
             reward_scaler=nz.init_reward_scaler(B),
             env_state=self.train_env.reset(jax.random.split(k_env, B)),
             tracker=EpisodeTracker.create(B),
@@ -210,10 +222,18 @@ class Trainer:
         batch = Minibatch(obs, traj.action, log_probs, values, advantages, targets)
         batch = jax.tree.map(lambda x: x.reshape((T * B, *x.shape[2:])), batch)
 
-        lr = c.learning_rate * (1.0 - i / U) if c.anneal_lr else jnp.asarray(c.learning_rate)
-        params, opt_state, loss_info, steps = _run_epochs(
-            network, policy.params, runner.opt_state, batch, k_epochs, lr, c
+        opt_state = runner.opt_state
+        if c.adaptive_lr:
+            opt_state, lr = opt_state.inner, opt_state.learning_rate
+        elif c.anneal_lr:
+            lr = c.learning_rate * (1.0 - i / U)
+        else:
+            lr = jnp.asarray(c.learning_rate)
+        params, opt_state, loss_info, steps, lr = _run_epochs(
+            network, policy.params, opt_state, batch, k_epochs, lr, c
         )
+        if c.adaptive_lr:
+            opt_state = AdaptiveLR(opt_state, lr)
         policy = policy.replace(params=params)
 
         eval_ret, eval_std, eval_len = _maybe_evaluate(
@@ -276,18 +296,26 @@ def _run_epochs(
     key: Array,
     lr: Array,
     c: PPOConfig,
-) -> tuple[Any, optax.OptState, LossInfo, Array]:
-    """``n_epochs`` shuffled passes of minibatch steps; mean loss info over the applied steps."""
+) -> tuple[Any, optax.OptState, LossInfo, Array, Array]:
+    """``n_epochs`` shuffled passes of minibatch steps.
+
+    Returns:
+        ``(params, opt_state, loss info, steps, lr)``: the loss info is the mean over the
+        applied steps; ``lr`` is the learning rate at the end (``lr`` unchanged unless
+        ``adaptive_lr``).
+    """
     tx = _optimizer(c)
     n_total = batch.obs.shape[0]
     M, N = c.minibatch_size, c.num_minibatches
     grad_fn = jax.grad(lambda p, mb: ppo_loss(p, heads(network), mb, c), has_aux=True)
 
     def minibatch_step(carry, mb: Minibatch):
-        params, opt_state, stopped = carry
+        params, opt_state, stopped, lr = carry
         grads, info = grad_fn(params, mb)
         if c.use_target_kl:  # as Stable-Baselines3: skip this and all later steps of the update
             stopped = stopped | (info.approx_kl > 1.5 * c.target_kl)
+        if c.adaptive_lr:  # as rsl_rl: the KL of the update so far sets this step's rate
+            lr = _adapt_lr(lr, info.approx_kl, c.target_kl)
         updates, new_opt = tx.update(grads, opt_state, params)
         new_params = optax.apply_updates(params, jax.tree.map(lambda u: -lr * u, updates))
         if c.use_target_kl:
@@ -295,7 +323,7 @@ def _run_epochs(
             new_params = jax.tree.map(keep, new_params, params)
             new_opt = jax.tree.map(keep, new_opt, opt_state)
         applied = 1.0 - stopped.astype(jnp.float32)
-        return (new_params, new_opt, stopped), (info, applied)
+        return (new_params, new_opt, stopped, lr), (info, applied)
 
     def epoch(carry, key: Array):
         perm = jax.random.permutation(key, n_total)
@@ -303,13 +331,23 @@ def _run_epochs(
         # on a mesh: each device takes its share of every minibatch (a no-op on one device)
         return jax.lax.scan(minibatch_step, carry, constrain_batch(shuffled, axis=1))
 
-    carry = (params, opt_state, jnp.zeros((), bool))
-    (params, opt_state, _), (infos, applied) = jax.lax.scan(
+    carry = (params, opt_state, jnp.zeros((), bool), jnp.asarray(lr, jnp.float32))
+    (params, opt_state, _, lr), (infos, applied) = jax.lax.scan(
         epoch, carry, jax.random.split(key, c.n_epochs)
     )
     steps = applied.sum()
     mean_info = jax.tree.map(lambda x: (x * applied).sum() / jnp.maximum(steps, 1.0), infos)
-    return params, opt_state, mean_info, steps
+    return params, opt_state, mean_info, steps, lr
+
+
+def _adapt_lr(lr: Array, kl: Array, target: Array | float) -> Array:
+    """rsl_rl's rule: ``lr / 1.5`` above ``2 x target``, ``lr x 1.5`` below ``target / 2``.
+
+    Kept within :data:`~purejaxppo.config.ADAPTIVE_LR_RANGE`; a NaN KL leaves the rate alone.
+    """
+    lo, hi = ADAPTIVE_LR_RANGE
+    lr = jnp.where(kl > 2.0 * target, jnp.maximum(lr / 1.5, lo), lr)
+    return jnp.where(kl < 0.5 * target, jnp.minimum(lr * 1.5, hi), lr)
 
 
 def _maybe_evaluate(

@@ -105,11 +105,16 @@ def test_chunks_end_on_the_run_end_and_a_resume_that_would_pass_it_is_refused(tm
 
 
 @pytest.mark.parametrize(
-    "env,env_kwargs", [("probe/observation", {}), ("Hopper-v5", {"physics": "c"})]
+    "env,env_kwargs,cfg",
+    [
+        ("probe/observation", {}, {}),
+        ("probe/action", {}, {"adaptive_lr": True}),  # the learning rate is in the checkpoint
+        ("Hopper-v5", {"physics": "c"}, {}),
+    ],
 )
-def test_resume_gives_the_uninterrupted_result(tmp_path, env, env_kwargs):
-    whole = _spec(tmp_path / "a", env=env, every=4, env_kwargs=env_kwargs)
-    cut = _spec(tmp_path / "b", env=env, every=4, env_kwargs=env_kwargs)
+def test_resume_gives_the_uninterrupted_result(tmp_path, env, env_kwargs, cfg):
+    whole = _spec(tmp_path / "a", env=env, every=4, env_kwargs=env_kwargs, **cfg)
+    cut = _spec(tmp_path / "b", env=env, every=4, env_kwargs=env_kwargs, **cfg)
     assert session.run(whole).status == "finished"
     stopped = session.run(cut, stop_after_chunks=3)  # like Ctrl-C
     assert stopped.status == "interrupted" and stopped.next_update == 4  # checkpoints every 4

@@ -135,6 +135,45 @@ def test_annealed_learning_rate_reported():
     np.testing.assert_allclose(m.learning_rate, [1e-3, 7.5e-4, 5e-4, 2.5e-4], rtol=1e-5)
 
 
+def test_adaptive_learning_rate_rule():
+    from purejaxppo.train import _adapt_lr
+
+    lo, hi = pjp.config.ADAPTIVE_LR_RANGE
+    target = jnp.float32(0.01)
+    rates = [_adapt_lr(jnp.float32(1e-3), jnp.float32(kl), target) for kl in (0.03, 0.001, 0.01)]
+    np.testing.assert_allclose(rates, [1e-3 / 1.5, 1.5e-3, 1e-3], rtol=1e-6)
+    assert _adapt_lr(jnp.float32(lo), jnp.float32(1.0), target) == pytest.approx(lo)
+    assert _adapt_lr(jnp.float32(hi), jnp.float32(0.0), target) == pytest.approx(hi)
+    assert _adapt_lr(jnp.float32(1e-3), jnp.float32(jnp.nan), target) == pytest.approx(1e-3)
+
+
+def test_adaptive_learning_rate_follows_the_kl_and_is_carried_between_chunks():
+    cfg = tiny_config(total_timesteps=256 * 4, adaptive_lr=True, learning_rate=1e-3, eval_every=0)
+    env = probes.ActionReward()
+    trainer = pjp.make_train(cfg, env)
+    whole = jax.jit(trainer)(jax.random.PRNGKey(0)).metrics.learning_rate
+    # a KL target nothing reaches: every step raises the rate, up to the range's top
+    loose = jax.jit(trainer)(jax.random.PRNGKey(0), cfg.replace(target_kl=1e3))
+    np.testing.assert_allclose(loose.metrics.learning_rate, pjp.config.ADAPTIVE_LR_RANGE[1])
+    # one every step past an update's first exceeds: the rate falls to the range's bottom
+    tight = jax.jit(trainer)(jax.random.PRNGKey(0), cfg.replace(target_kl=1e-9)).metrics
+    np.testing.assert_allclose(tight.learning_rate, pjp.config.ADAPTIVE_LR_RANGE[0], rtol=1e-6)
+    # the rate lives in the runner state: two chunks of two updates give the whole run's
+    run = jax.jit(trainer.run, static_argnums=2)
+    runner, first = run(trainer.init(jax.random.PRNGKey(0)), jnp.int32(0), 2)
+    _, second = run(runner, jnp.int32(2), 2)
+    chunks = np.concatenate([first.learning_rate, second.learning_rate])
+    np.testing.assert_allclose(chunks, whole, rtol=1e-6)
+    assert len(set(np.asarray(whole).tolist())) > 1  # it moved
+
+
+def test_adaptive_learning_rate_is_checked_before_compiling():
+    with pytest.raises(pjp.ConfigError, match="choose one"):
+        tiny_config(adaptive_lr=True, anneal_lr=True).validate()
+    with pytest.raises(pjp.ConfigError, match="adaptive_lr's range"):
+        tiny_config(adaptive_lr=True, learning_rate=0.1).validate()
+
+
 @pytest.mark.slow
 def test_brax_inverted_pendulum_learns():
     env = pjp.envs.make("brax/inverted_pendulum", backend="positional")
