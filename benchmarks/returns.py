@@ -44,6 +44,7 @@ from purejaxppo.envs.v5.task import resolve_physics
 from purejaxppo.presets import TUNED, preset_config, resolve
 from purejaxppo.runs import checkpoint, run_dir, session
 from purejaxppo.runs.crosscheck import Estimate, cross_check_run
+from purejaxppo.runs.sweep_table import HEALTH, health_text, last_update, peak, peak_text
 from purejaxppo.runs.sweep_table import format_rate as _rate
 from purejaxppo.runs.sweep_table import format_return as _num
 
@@ -262,21 +263,6 @@ def score(
     }
 
 
-HEALTH = ("entropy", "approx_kl", "clip_fraction")
-"""The last update's diagnostics a row keeps: updates that outgrew the clip range (approximate
-KL and clip fraction far above the first updates') or a spread that ran away (entropy climbing)
-say a run is failing, whatever its return at that moment."""
-
-
-def last_update(metrics: dict[str, np.ndarray]) -> dict[str, float]:
-    """The mean over seeds of :data:`HEALTH` at the run's last update.
-
-    Args:
-        metrics: :func:`purejaxppo.runs.run_dir.read_metrics`, each ``(seeds, updates)``.
-    """
-    return {k: float(np.mean(metrics[k][:, -1])) for k in HEALTH}
-
-
 def health_curve(metrics: dict[str, np.ndarray], at: np.ndarray) -> dict[str, list[float]]:
     """The mean over seeds of :data:`HEALTH` at the updates ``at`` (those of ``curve_steps``).
 
@@ -297,19 +283,12 @@ def _seeds(row: dict) -> str:
 
 def _peak(row: dict) -> str:
     """The best evaluation in the program (mean over seeds) and where it was."""
-    y = np.array(row["curve_eval"], dtype=float)
-    if not np.isfinite(y).any():
-        return "-"
-    i = int(np.nanargmax(y))
-    return f"{_num(y[i])} at {row['curve_steps'][i] / 1e6:.3g}M"
+    return peak_text(peak(row["curve_steps"], row["curve_eval"]))
 
 
 def _health(row: dict) -> str:
     """The last update's entropy, approximate KL and clip fraction; rows scored without: -."""
-    h = row.get("last_update")
-    if h is None:
-        return "-"
-    return f"{h['entropy']:.3g}, {h['approx_kl']:.2g}, {h['clip_fraction']:.2f}"
+    return health_text(row.get("last_update"))
 
 
 def markdown(rows: list[dict], device: str, command: str) -> str:

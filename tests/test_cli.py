@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
 from purejaxppo.cli import main
@@ -110,6 +111,10 @@ def test_sweep_trains_a_grid_per_program_and_scores_every_policy(tmp_path, capsy
         {"entropy_coeff": e, "n_epochs": n} for e in (0.01, 0.0) for n in (1, 2)
     ]
     assert all(len(r["gymnasium_per_seed"]) == 2 for r in result["rows"])
+    for r in result["rows"]:  # the peak is the best evaluation, the last among them
+        assert r["eval_peak"]["return"] >= np.mean(r["eval_per_seed"]) - 1e-3
+        assert 0 < r["eval_peak"]["steps"] <= result["meta"]["steps"]
+        assert set(r["last_update"]) == {"entropy", "approx_kl", "clip_fraction"}
     programs = result["meta"]["programs"]
     assert [p["static"] for p in programs] == [{"n_epochs": "1"}, {"n_epochs": "2"}]
     assert all(p["points"] == 2 for p in programs)
@@ -148,7 +153,8 @@ def test_a_stopped_sweep_continues_to_the_results_of_an_unstopped_one(tmp_path, 
     assert "finished before, its rows kept" in out
     assert "continued from the checkpoint at update 1 of 2" in out
     a, b = (json.loads((d / "sweep.json").read_text()) for d in (whole, stopped))
-    keys = ("point", "gymnasium_per_seed", "eval_per_seed", "last_train_return_per_seed")
+    keys = ("point", "gymnasium_per_seed", "eval_per_seed", "last_train_return_per_seed",
+            "eval_peak", "last_update")  # fmt: skip
     assert [{k: r[k] for k in keys} for r in b["rows"]] == [
         {k: r[k] for k in keys} for r in a["rows"]
     ]

@@ -120,11 +120,6 @@ def test_the_table_shows_each_rows_eval_peak_and_last_update(returns):
     assert unscored.count("| - |") == 3  # steps/s, eval peak and last update unknown
 
 
-def test_last_update_is_the_mean_over_seeds_of_the_final_update(returns):
-    metrics = {k: np.array([[9.0, 1.0], [9.0, 3.0]]) for k in returns.HEALTH}
-    assert returns.last_update(metrics) == dict.fromkeys(returns.HEALTH, 2.0)
-
-
 def test_health_curve_is_the_mean_over_seeds_at_the_evaluated_updates(returns):
     metrics = {k: np.array([[1.0, 5.0, 9.0], [3.0, 7.0, 11.0]]) for k in returns.HEALTH}
     curve = returns.health_curve(metrics, np.array([True, False, True]))

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from purejaxppo.config import ConfigError, PPOConfig
@@ -63,14 +64,29 @@ def test_the_table_ranks_points_and_keeps_small_returns_apart():
         {"point": {"gamma": 0.99}, "gymnasium_per_seed": [-4.6, -4.4],
          "eval_per_seed": [-4.0, -4.2], "last_train_return_per_seed": [-5.0, -5.2]},
         {"point": {"gamma": 0.95}, "gymnasium_per_seed": [-3.9, -3.7],
-         "eval_per_seed": [-3.0, -3.4], "last_train_return_per_seed": [-4.0, float("nan")]},
+         "eval_per_seed": [-3.0, -3.4], "last_train_return_per_seed": [-4.0, float("nan")],
+         "eval_peak": {"return": -2.5, "steps": 500.0},
+         "last_update": {"entropy": 1.234, "approx_kl": 0.0123, "clip_fraction": 0.1}},
     ]  # fmt: skip
     lines = sweep_table.markdown(meta, rows).splitlines()
-    assert lines[-2] == "| 0.95 | -3.8 [-3.9, -3.7] | -3.2 | -4.0 | - |"  # the best first
-    assert lines[-1] == "| 0.99 | -4.5 [-4.6, -4.4] | -4.1 | -5.1 | - |"
+    # the best first; a row written without the peak and the last update shows "-" for them
+    assert (
+        lines[-2] == "| 0.95 | -3.8 [-3.9, -3.7] | -3.2 | -2.5 at 0.0005M | -4.0 "
+        "| 1.23, 0.012, 0.10 | - |"
+    )
+    assert lines[-1] == "| 0.99 | -4.5 [-4.6, -4.4] | -4.1 | - | -5.1 | - | - |"
     assert (
         sweep_table.format_return(5279.5) == "5280" and sweep_table.format_return(-33.84) == "-33.8"
     )
+
+
+def test_peak_and_last_update_of_a_run():
+    assert sweep_table.peak([100, 200, 300], [1.0, float("nan"), 3.0]) == {
+        "return": 3.0, "steps": 300.0,
+    }  # fmt: skip
+    assert sweep_table.peak([100], [float("nan")]) is None
+    metrics = {k: np.array([[9.0, 1.0], [9.0, 3.0]]) for k in sweep_table.HEALTH}
+    assert sweep_table.last_update(metrics) == dict.fromkeys(sweep_table.HEALTH, 2.0)
 
 
 def test_the_grid_is_written_so_that_it_reads_back_the_same():

@@ -36,7 +36,7 @@ from purejaxppo.runs import checkpoint, run_dir, session, sweep_state
 from purejaxppo.runs.crosscheck import gymnasium_returns
 from purejaxppo.runs.placement import Placement
 from purejaxppo.runs.policy import LoadedPolicy
-from purejaxppo.runs.sweep_table import markdown, value_text
+from purejaxppo.runs.sweep_table import HEALTH, last_update, markdown, peak, value_text
 from purejaxppo.train import make_train
 
 RESULT = sweep_state.RESULT
@@ -205,7 +205,12 @@ def train_grid(
 def score(
     env_id: str, env_kwargs: dict, out: dict, points: list[dict], seeds: int, episodes: int
 ) -> list[dict]:
-    """A row per point: Gymnasium returns of its seeds' final policies, and the program's eval."""
+    """A row per point: Gymnasium returns of its seeds' final policies, and the program's eval.
+
+    Besides the final scores a row keeps how the run went: ``eval_peak`` (the best of the
+    program's evaluations, mean over seeds, and its steps) and ``last_update`` (the last update's
+    entropy, approximate KL and clip fraction, mean over seeds).
+    """
     m = out["metrics"]
     rows = []
     for i, (point, cfg) in enumerate(zip(points, out["configs"], strict=True)):
@@ -222,8 +227,17 @@ def score(
             ours.append(float(m.eval_return[j, -1]))
             ended = np.isfinite(m.episode_return[j])
             train.append(float(m.episode_return[j][ended][-1]) if ended.any() else float("nan"))
+        runs = slice(i * seeds, (i + 1) * seeds)
+        evals = np.asarray(m.eval_return[runs])
+        evaluated = np.isfinite(evals).any(axis=0)
+        with warnings.catch_warnings():  # NaN where every seed diverged
+            warnings.simplefilter("ignore", RuntimeWarning)
+            curve = np.nanmean(evals[:, evaluated], axis=0)
+        best = peak(np.asarray(m.env_steps[i * seeds])[evaluated].tolist(), curve.tolist())
+        health = last_update({k: getattr(m, k)[runs] for k in HEALTH})
         rows.append({"point": point, "gymnasium_per_seed": gym, "eval_per_seed": ours,
-                     "last_train_return_per_seed": train})  # fmt: skip
+                     "last_train_return_per_seed": train, "eval_peak": best,
+                     "last_update": health})  # fmt: skip
     return rows
 
 

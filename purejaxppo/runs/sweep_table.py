@@ -1,14 +1,20 @@
 """A sweep's results table: one line per point, the best Gymnasium mean first.
 
-Shared by ``purejaxppo sweep`` (``sweep.md`` in its folder) and ``benchmarks/sweep.py``;
-:func:`format_return` also by ``benchmarks/returns.py``.
+Shared by ``purejaxppo sweep`` (``sweep.md`` in its folder) and ``benchmarks/sweep.py``; the
+formatting, :func:`peak` and :func:`last_update` also by ``benchmarks/returns.py``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+HEALTH = ("entropy", "approx_kl", "clip_fraction")
+"""The update diagnostics a row keeps: updates that outgrew the clip range (approximate KL and
+clip fraction far above the first updates') or a spread that ran away (entropy climbing) say a
+run is failing, whatever its return at that moment."""
 
 
 def value_text(value: Any) -> str:
@@ -30,6 +36,41 @@ def format_rate(steps_per_s: float | None) -> str:
     return "-" if steps_per_s is None else f"{steps_per_s:,.0f}"
 
 
+def peak(steps: Sequence[float], curve: Sequence[float]) -> dict[str, float] | None:
+    """The best of a run's evaluations and where it was; None if none is finite.
+
+    Args:
+        steps: ``(evaluations,)`` env steps of each evaluation.
+        curve: ``(evaluations,)`` its return (mean over seeds), NaN where every seed diverged.
+    """
+    y = np.asarray(curve, dtype=float)
+    if not np.isfinite(y).any():
+        return None
+    i = int(np.nanargmax(y))
+    return {"return": float(y[i]), "steps": float(steps[i])}
+
+
+def last_update(metrics: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """The mean over seeds of :data:`HEALTH` at the run's last update.
+
+    Args:
+        metrics: at least the :data:`HEALTH` fields, each ``(seeds, updates)``.
+    """
+    return {k: float(np.mean(np.asarray(metrics[k])[:, -1])) for k in HEALTH}
+
+
+def peak_text(p: dict[str, float] | None) -> str:
+    """A :func:`peak` in a table, e.g. "4551 at 1.3M"; "-" where none is known."""
+    return "-" if p is None else f"{format_return(p['return'])} at {p['steps'] / 1e6:.3g}M"
+
+
+def health_text(h: Mapping[str, float] | None) -> str:
+    """A :func:`last_update` in a table: "entropy, KL, clip fraction"; "-" where none is known."""
+    if h is None:
+        return "-"
+    return f"{h['entropy']:.3g}, {h['approx_kl']:.2g}, {h['clip_fraction']:.2f}"
+
+
 def markdown(meta: dict, rows: list[dict]) -> str:
     """The table: one line per point, best Gymnasium mean first (a diverged point last)."""
     names = list(rows[0]["point"])
@@ -41,10 +82,14 @@ def markdown(meta: dict, rows: list[dict]) -> str:
         "Score: the final deterministic policy in Gymnasium's own task, "
         f"{meta['episodes']} episodes per seed; mean over seeds [min, max]. Eval: the run's last "
         "evaluation in the program (mean over seeds). Training: the last training episodes' "
-        "return (mean over seeds). Steps/s: the program of the point, all its runs together.",
+        "return (mean over seeds). Eval peak: the best of the program's evaluations (mean over "
+        "seeds) and its steps. Last update: the policy's entropy, the approximate KL and the clip "
+        "fraction of the last update (mean over seeds). Steps/s: the program of the point, all "
+        "its runs together.",
         "",
-        "| " + " | ".join(names) + " | Gymnasium return | eval | training | steps/s |",
-        "|" + "---|" * (len(names) + 4),
+        "| " + " | ".join(names) + " | Gymnasium return | eval | eval peak | training "
+        "| last update | steps/s |",
+        "|" + "---|" * (len(names) + 6),
     ]
 
     def rank(r: dict) -> float:
@@ -55,8 +100,8 @@ def markdown(meta: dict, rows: list[dict]) -> str:
         lines.append(
             "| " + " | ".join(value_text(r["point"][n]) for n in names) + " | "
             f"{format_return(g.mean())} [{format_return(g.min())}, {format_return(g.max())}] | "
-            f"{format_return(np.mean(r['eval_per_seed']))} | "
+            f"{format_return(np.mean(r['eval_per_seed']))} | {peak_text(r.get('eval_peak'))} | "
             f"{format_return(np.nanmean(r['last_train_return_per_seed']))} | "
-            f"{format_rate(r.get('steps_per_s'))} |"
+            f"{health_text(r.get('last_update'))} | {format_rate(r.get('steps_per_s'))} |"
         )
     return "\n".join(lines) + "\n"
