@@ -121,3 +121,21 @@ def test_a_sweep_folder_is_continued_only_by_its_own_sweep(tmp_path):
     (folder / "sweep.json").write_text('{"rows": [')  # damaged: named, not a JSON traceback
     with pytest.raises(RunDirError, match="could not be read"):
         sweep_state.begin(folder, spec)
+
+
+def test_a_sweep_written_before_a_config_field_existed_is_continued(tmp_path):
+    spec = sweep_state.spec_of("Hopper-v5", {}, PPOConfig(), {"gamma": [0.99, 0.95]}, 3, 10)
+    older = json.loads(json.dumps(spec))
+    del older["config"]["adaptive_lr"]  # written before the field: its default is what it did
+    folder = tmp_path / "Hopper-v5__1"
+    folder.mkdir()
+    (folder / sweep_state.SPEC).write_text(json.dumps(older))
+    assert sweep_state.find(tmp_path, spec) == folder
+    assert sweep_state.begin(folder, spec) == {}
+    changed = sweep_state.spec_of(
+        "Hopper-v5", {}, PPOConfig(adaptive_lr=True), {"gamma": [0.99, 0.95]}, 3, 10
+    )
+    assert sweep_state.find(tmp_path, changed) is None
+    older["config"]["a_field_since_removed"] = 1.0  # not this version's sweep
+    (folder / sweep_state.SPEC).write_text(json.dumps(older))
+    assert sweep_state.find(tmp_path, spec) is None

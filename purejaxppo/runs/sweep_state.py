@@ -71,7 +71,12 @@ def spec_of(
 
 
 def read_spec(folder: Path) -> dict:
-    """The spec a sweep folder holds; a clear :class:`RunDirError` if it is not one."""
+    """The spec a sweep folder holds; a clear :class:`RunDirError` if it is not one.
+
+    Its base config reads back with the fields added to :class:`PPOConfig` since it was
+    written, at their defaults (the older sweep's behaviour), so the sweep still continues; a
+    field since removed leaves it as written, so it is another sweep.
+    """
     path = Path(folder) / SPEC
     try:
         spec = json.loads(path.read_text())
@@ -83,7 +88,9 @@ def read_spec(folder: Path) -> dict:
         spec
     ):
         raise RunDirError(f"{path} is not a sweep's spec")
-    return spec
+    with contextlib.suppress(ConfigError, TypeError, ValueError):
+        spec["config"] = PPOConfig.from_dict(spec["config"]).to_dict()
+    return json.loads(json.dumps(spec))  # as :func:`spec_of` gives it
 
 
 def begin(folder: Path, spec: dict) -> dict:
