@@ -68,8 +68,8 @@ class TrainMetrics(NamedTuple):
     """Per-update metrics; each ``[num_updates]`` (``[seeds, num_updates]`` when vmapped).
 
     Loss terms are means over the minibatch steps applied in the update; ``learning_rate`` is the
-    rate at the update's end (the next one's start). ``episode_*`` are means
-    over the training episodes that ended in the update (NaN if none did); ``eval_*`` are
+    rate the update ended with (under ``adaptive_lr``, the next one's start). ``episode_*`` are
+    means over the training episodes that ended in the update (NaN if none did); ``eval_*`` are
     means over ``eval_episodes`` deterministic episodes, NaN in updates without evaluation.
     """
 
@@ -314,16 +314,18 @@ def _run_epochs(
         grads, info = grad_fn(params, mb)
         if c.use_target_kl:  # as Stable-Baselines3: skip this and all later steps of the update
             stopped = stopped | (info.approx_kl > 1.5 * c.target_kl)
+        new_lr = lr
         if c.adaptive_lr:  # as rsl_rl: the KL of the update so far sets this step's rate
-            lr = _adapt_lr(lr, info.approx_kl, c.target_kl)
+            new_lr = _adapt_lr(lr, info.approx_kl, c.target_kl)
         updates, new_opt = tx.update(grads, opt_state, params)
-        new_params = optax.apply_updates(params, jax.tree.map(lambda u: -lr * u, updates))
-        if c.use_target_kl:
+        new_params = optax.apply_updates(params, jax.tree.map(lambda u: -new_lr * u, updates))
+        if c.use_target_kl:  # a skipped step changes nothing, the rate included
             keep = lambda new, old: jnp.where(stopped, old, new)  # noqa: E731
             new_params = jax.tree.map(keep, new_params, params)
             new_opt = jax.tree.map(keep, new_opt, opt_state)
+            new_lr = keep(new_lr, lr)
         applied = 1.0 - stopped.astype(jnp.float32)
-        return (new_params, new_opt, stopped, lr), (info, applied)
+        return (new_params, new_opt, stopped, new_lr), (info, applied)
 
     def epoch(carry, key: Array):
         perm = jax.random.permutation(key, n_total)

@@ -167,6 +167,16 @@ def test_adaptive_learning_rate_follows_the_kl_and_is_carried_between_chunks():
     assert len(set(np.asarray(whole).tolist())) > 1  # it moved
 
 
+def test_adaptive_learning_rate_stops_with_the_update():
+    # a KL limit nothing passes but the first step of each update (KL 0): that step raises the
+    # rate, and the skipped steps leave it alone
+    cfg = tiny_config(total_timesteps=256 * 4, adaptive_lr=True, use_target_kl=True,
+                      target_kl=1e-9, learning_rate=1e-3, eval_every=0)  # fmt: skip
+    m = jax.jit(pjp.make_train(cfg, probes.ActionReward()))(jax.random.PRNGKey(0)).metrics
+    np.testing.assert_array_equal(m.minibatch_steps, 1)
+    np.testing.assert_allclose(m.learning_rate, 1e-3 * 1.5 ** np.arange(1, 5), rtol=1e-5)
+
+
 def test_adaptive_learning_rate_is_checked_before_compiling():
     with pytest.raises(pjp.ConfigError, match="choose one"):
         tiny_config(adaptive_lr=True, anneal_lr=True).validate()
