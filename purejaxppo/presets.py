@@ -138,9 +138,9 @@ PRESETS: dict[str, Preset] = {
         "the walker2d preset without the entropy bonus, its learning rate set by the updates' KL "
         "(adaptive_lr around target_kl 0.01, from 3e-4), for Walker2d-v5 at 10M steps: at a "
         "constant rate each update's KL grows after 2M steps and the policy collapses "
-        "(returns_10m_v5.md); a constant 1e-4 scored alike at 3M with its KL still growing and "
-        "its spread shrinking, and stopping updates at the KL limit (use_target_kl) alike too "
-        "(sweep_walker2d_v5_3m.md)",
+        "(returns_walker2d_v5_10m_walker2d.md); a constant 1e-4 scored alike at 3M with twice "
+        "its KL and its spread shrinking, and stopping updates at the KL limit (use_target_kl) "
+        "alike too (sweep_walker2d_v5_3m.md)",
         env="Walker2d-v5",
         source=f"{_SWEEPS}/sweep_walker2d_v5_3m_adaptive.md",
     ),
