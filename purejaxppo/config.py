@@ -57,12 +57,14 @@ class PPOConfig(struct.PyTreeNode):
     anneal_lr: bool = _static(False)
     """Decay the learning rate linearly to 0 over the run."""
     adaptive_lr: bool = _static(False)
-    """Let the KL set the learning rate (rsl_rl's rule), carried from update to update.
+    """Let the KL set the learning rate (after rsl_rl's rule), carried from update to update.
 
     Before every minibatch step the rate is divided by 1.5 when the update's approximate KL so
     far exceeds 2 x ``target_kl`` and multiplied by 1.5 when it is under ``target_kl`` / 2,
     within [``ADAPTIVE_LR_RANGE``]; ``learning_rate`` is where it starts. It keeps the size of
     each update in KL steady as the policy's spread changes, which a constant rate does not.
+    rsl_rl measures the KL between the Gaussians in closed form and skips the rise at a KL of
+    0 (an update's first step); here the KL is the loss's estimate and that step rises too.
     """
     normalize_obs: bool = _static(True)
     """Running mean/variance normalisation of observations."""

@@ -315,7 +315,7 @@ def _run_epochs(
         if c.use_target_kl:  # as Stable-Baselines3: skip this and all later steps of the update
             stopped = stopped | (info.approx_kl > 1.5 * c.target_kl)
         new_lr = lr
-        if c.adaptive_lr:  # as rsl_rl: the KL of the update so far sets this step's rate
+        if c.adaptive_lr:  # after rsl_rl: the KL of the update so far sets this step's rate
             new_lr = _adapt_lr(lr, info.approx_kl, c.target_kl)
         updates, new_opt = tx.update(grads, opt_state, params)
         new_params = optax.apply_updates(params, jax.tree.map(lambda u: -new_lr * u, updates))
@@ -343,7 +343,7 @@ def _run_epochs(
 
 
 def _adapt_lr(lr: Array, kl: Array, target: Array | float) -> Array:
-    """rsl_rl's rule: ``lr / 1.5`` above ``2 x target``, ``lr x 1.5`` below ``target / 2``.
+    """After rsl_rl: ``lr / 1.5`` above ``2 x target``, ``lr x 1.5`` below ``target / 2``.
 
     Kept within :data:`~purejaxppo.config.ADAPTIVE_LR_RANGE`; a NaN KL leaves the rate alone.
     """
