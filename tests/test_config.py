@@ -107,6 +107,8 @@ def test_tuned_takes_the_preset_tuned_for_the_nearest_budget(monkeypatch):
     assert picks == ["hopper", "hopper", "hopper", "hopper-10m", "hopper-10m"]
     assert presets.resolve("tuned", "Hopper-v5", 10_000_000) == "hopper-10m"
     assert presets.preset_config("tuned", "Hopper-v5", 10_000_000).entropy_coeff == 0.0
+    walker = presets.preset_config("tuned", "Walker2d-v5", 10_000_000)
+    assert walker.adaptive_lr and not presets.preset_config("tuned", "Walker2d-v5").adaptive_lr
     assert presets.tuned("InvertedPendulum-v5", 10_000_000) == "invertedpendulum"  # its only one
     short = presets.Preset({"total_timesteps": 100_000}, "100k", "Hopper-v5")
     monkeypatch.setitem(presets.PRESETS, "hopper-short", short)  # listed last, budget smallest
