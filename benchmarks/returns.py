@@ -44,9 +44,15 @@ from purejaxppo.envs.v5.task import resolve_physics
 from purejaxppo.presets import TUNED, preset_config, resolve
 from purejaxppo.runs import checkpoint, run_dir, session
 from purejaxppo.runs.crosscheck import Estimate, cross_check_run
-from purejaxppo.runs.sweep_table import HEALTH, health_text, last_update, peak, peak_text
 from purejaxppo.runs.sweep_table import format_rate as _rate
 from purejaxppo.runs.sweep_table import format_return as _num
+from purejaxppo.runs.sweep_table import (
+    health_curve,
+    health_text,
+    last_update,
+    peak,
+    peak_text,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 import common
@@ -261,19 +267,6 @@ def score(
         "last_update": last_update(m),
         "curve_health": health_curve(m, evaluated),
     }
-
-
-def health_curve(metrics: dict[str, np.ndarray], at: np.ndarray) -> dict[str, list[float]]:
-    """The mean over seeds of :data:`HEALTH` at the updates ``at`` (those of ``curve_steps``).
-
-    Where a run's updates outgrew the clip range, and when, is read from these beside its
-    evaluation curve.
-
-    Args:
-        metrics: :func:`purejaxppo.runs.run_dir.read_metrics`, each ``(seeds, updates)``.
-        at: ``(updates,)`` bool, the updates to keep.
-    """
-    return {k: np.mean(metrics[k][:, at], axis=0).tolist() for k in HEALTH}
 
 
 def _seeds(row: dict) -> str:

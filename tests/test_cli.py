@@ -115,6 +115,13 @@ def test_sweep_trains_a_grid_per_program_and_scores_every_policy(tmp_path, capsy
         assert r["eval_peak"]["return"] >= np.mean(r["eval_per_seed"]) - 1e-3
         assert 0 < r["eval_peak"]["steps"] <= result["meta"]["steps"]
         assert set(r["last_update"]) == {"entropy", "approx_kl", "clip_fraction"}
+        curve = r["curve"]  # every evaluation of each seed; its last is the row's eval
+        steps, total = curve["steps"], result["meta"]["steps"]
+        assert steps == sorted(steps) and 0 < steps[-1] <= total
+        assert [e[-1] for e in curve["eval_per_seed"]] == r["eval_per_seed"]
+        best = max(np.mean(curve["eval_per_seed"], axis=0))
+        assert best == pytest.approx(r["eval_peak"]["return"])
+        assert {k: v[-1] for k, v in curve["health"].items()} == pytest.approx(r["last_update"])
     programs = result["meta"]["programs"]
     assert [p["static"] for p in programs] == [{"n_epochs": "1"}, {"n_epochs": "2"}]
     assert all(p["points"] == 2 for p in programs)
@@ -154,7 +161,7 @@ def test_a_stopped_sweep_continues_to_the_results_of_an_unstopped_one(tmp_path, 
     assert "continued from the checkpoint at update 1 of 2" in out
     a, b = (json.loads((d / "sweep.json").read_text()) for d in (whole, stopped))
     keys = ("point", "gymnasium_per_seed", "eval_per_seed", "last_train_return_per_seed",
-            "eval_peak", "last_update")  # fmt: skip
+            "eval_peak", "last_update", "curve")  # fmt: skip
     assert [{k: r[k] for k in keys} for r in b["rows"]] == [
         {k: r[k] for k in keys} for r in a["rows"]
     ]

@@ -7,7 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).parents[1]
@@ -118,9 +117,3 @@ def test_the_table_shows_each_rows_eval_peak_and_last_update(returns):
     collapsed, unscored = table.strip().splitlines()[-2:]
     assert "| 4551 at 2M |" in collapsed and "| 38.4, 0.36, 0.67 |" in collapsed
     assert unscored.count("| - |") == 3  # steps/s, eval peak and last update unknown
-
-
-def test_health_curve_is_the_mean_over_seeds_at_the_evaluated_updates(returns):
-    metrics = {k: np.array([[1.0, 5.0, 9.0], [3.0, 7.0, 11.0]]) for k in returns.HEALTH}
-    curve = returns.health_curve(metrics, np.array([True, False, True]))
-    assert curve == {k: [2.0, 10.0] for k in returns.HEALTH}

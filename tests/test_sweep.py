@@ -89,6 +89,12 @@ def test_peak_and_last_update_of_a_run():
     assert sweep_table.last_update(metrics) == dict.fromkeys(sweep_table.HEALTH, 2.0)
 
 
+def test_health_curve_is_the_mean_over_seeds_at_the_evaluated_updates():
+    metrics = {k: np.array([[1.0, 5.0, 9.0], [3.0, 7.0, 11.0]]) for k in sweep_table.HEALTH}
+    curve = sweep_table.health_curve(metrics, np.array([True, False, True]))
+    assert curve == {k: [2.0, 10.0] for k in sweep_table.HEALTH}
+
+
 def test_the_grid_is_written_so_that_it_reads_back_the_same():
     base = PPOConfig()
     items = ["learning_rate=0.0003,1e-4,0.333333333333333314", "hidden_sizes=64x64,256x256",

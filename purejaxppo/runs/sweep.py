@@ -36,7 +36,14 @@ from purejaxppo.runs import checkpoint, run_dir, session, sweep_state
 from purejaxppo.runs.crosscheck import gymnasium_returns
 from purejaxppo.runs.placement import Placement
 from purejaxppo.runs.policy import LoadedPolicy
-from purejaxppo.runs.sweep_table import HEALTH, last_update, markdown, peak, value_text
+from purejaxppo.runs.sweep_table import (
+    HEALTH,
+    health_curve,
+    last_update,
+    markdown,
+    peak,
+    value_text,
+)
 from purejaxppo.train import make_train
 
 RESULT = sweep_state.RESULT
@@ -208,8 +215,11 @@ def score(
     """A row per point: Gymnasium returns of its seeds' final policies, and the program's eval.
 
     Besides the final scores a row keeps how the run went: ``eval_peak`` (the best of the
-    program's evaluations, mean over seeds, and its steps) and ``last_update`` (the last update's
-    entropy, approximate KL and clip fraction, mean over seeds).
+    program's evaluations, mean over seeds, and its steps), ``last_update`` (the last update's
+    entropy, approximate KL and clip fraction, mean over seeds) and ``curve``: at each evaluated
+    update its ``steps``, each seed's evaluation (``eval_per_seed``, ``(seeds, evaluations)``)
+    and the mean over seeds of those three (``health``), so that a point whose seeds swung or
+    whose updates outgrew the clip range late in a long run shows it in the results file.
     """
     m = out["metrics"]
     rows = []
@@ -233,11 +243,13 @@ def score(
         with warnings.catch_warnings():  # NaN where every seed diverged
             warnings.simplefilter("ignore", RuntimeWarning)
             curve = np.nanmean(evals[:, evaluated], axis=0)
-        best = peak(np.asarray(m.env_steps[i * seeds])[evaluated].tolist(), curve.tolist())
-        health = last_update({k: getattr(m, k)[runs] for k in HEALTH})
+        steps = np.asarray(m.env_steps[i * seeds])[evaluated].tolist()
+        health = {k: np.asarray(getattr(m, k)[runs]) for k in HEALTH}
         rows.append({"point": point, "gymnasium_per_seed": gym, "eval_per_seed": ours,
-                     "last_train_return_per_seed": train, "eval_peak": best,
-                     "last_update": health})  # fmt: skip
+                     "last_train_return_per_seed": train, "eval_peak": peak(steps, curve.tolist()),
+                     "last_update": last_update(health),
+                     "curve": {"steps": steps, "eval_per_seed": evals[:, evaluated].tolist(),
+                               "health": health_curve(health, evaluated)}})  # fmt: skip
     return rows
 
 

@@ -50,6 +50,19 @@ def peak(steps: Sequence[float], curve: Sequence[float]) -> dict[str, float] | N
     return {"return": float(y[i]), "steps": float(steps[i])}
 
 
+def health_curve(metrics: Mapping[str, np.ndarray], at: np.ndarray) -> dict[str, list[float]]:
+    """The mean over seeds of :data:`HEALTH` at the updates ``at`` (those evaluated).
+
+    Where a run's updates outgrew the clip range, and when, is read from these beside its
+    evaluation curve.
+
+    Args:
+        metrics: at least the :data:`HEALTH` fields, each ``(seeds, updates)``.
+        at: ``(updates,)`` bool, the updates to keep.
+    """
+    return {k: np.mean(np.asarray(metrics[k])[:, at], axis=0).tolist() for k in HEALTH}
+
+
 def last_update(metrics: Mapping[str, np.ndarray]) -> dict[str, float]:
     """The mean over seeds of :data:`HEALTH` at the run's last update.
 
