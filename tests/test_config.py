@@ -109,6 +109,9 @@ def test_tuned_takes_the_preset_tuned_for_the_nearest_budget(monkeypatch):
     assert presets.preset_config("tuned", "Hopper-v5", 10_000_000).entropy_coeff == 0.0
     walker = presets.preset_config("tuned", "Walker2d-v5", 10_000_000)
     assert walker.adaptive_lr and not presets.preset_config("tuned", "Walker2d-v5").adaptive_lr
+    assert presets.TUNED["Ant-v5"] == ("ant", "ant-10m")
+    ant = presets.preset_config("tuned", "Ant-v5", 10_000_000)
+    assert ant.adaptive_lr and ant.target_kl == 0.02 and ant.log_std_init == -2.0
     assert presets.tuned("InvertedPendulum-v5", 10_000_000) == "invertedpendulum"  # its only one
     short = presets.Preset({"total_timesteps": 100_000}, "100k", "Hopper-v5")
     monkeypatch.setitem(presets.PRESETS, "hopper-short", short)  # listed last, budget smallest
