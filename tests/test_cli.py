@@ -114,7 +114,10 @@ def test_sweep_trains_a_grid_per_program_and_scores_every_policy(tmp_path, capsy
     for r in result["rows"]:  # the peak is the best evaluation, the last among them
         assert r["eval_peak"]["return"] >= np.mean(r["eval_per_seed"]) - 1e-3
         assert 0 < r["eval_peak"]["steps"] <= result["meta"]["steps"]
-        assert set(r["last_update"]) == {"entropy", "approx_kl", "clip_fraction"}
+        assert set(r["last_update"]) == {"entropy", "approx_kl", "clip_fraction", "learning_rate"}
+        assert r["curve"]["health"]["learning_rate"] == pytest.approx(
+            [3e-4] * len(r["curve"]["steps"])
+        )
         curve = r["curve"]  # every evaluation of each seed; its last is the row's eval
         steps, total = curve["steps"], result["meta"]["steps"]
         assert steps == sorted(steps) and 0 < steps[-1] <= total

@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 
-HEALTH = ("entropy", "approx_kl", "clip_fraction")
+HEALTH = ("entropy", "approx_kl", "clip_fraction", "learning_rate")
 """The update diagnostics a row keeps: updates that outgrew the clip range (approximate KL and
 clip fraction far above the first updates') or a spread that ran away (entropy climbing) say a
-run is failing, whatever its return at that moment."""
+run is failing, whatever its return at that moment; the learning rate the update ended with
+shows where ``adaptive_lr`` took it (constant otherwise, or annealed)."""
 
 
 def value_text(value: Any) -> str:
