@@ -216,9 +216,9 @@ def score(
 
     Besides the final scores a row keeps how the run went: ``eval_peak`` (the best of the
     program's evaluations, mean over seeds, and its steps), ``last_update`` (the last update's
-    entropy, approximate KL and clip fraction, mean over seeds) and ``curve``: at each evaluated
-    update its ``steps``, each seed's evaluation (``eval_per_seed``, ``(seeds, evaluations)``)
-    and the mean over seeds of those three (``health``), so that a point whose seeds swung or
+    entropy, approximate KL, clip fraction and learning rate, mean over seeds) and ``curve``: at
+    each evaluated update its ``steps``, each seed's evaluation (``eval_per_seed``,
+    ``(seeds, evaluations)``) and the mean over seeds of those four (``health``), so that a point whose seeds swung or
     whose updates outgrew the clip range late in a long run shows it in the results file.
     """
     m = out["metrics"]
