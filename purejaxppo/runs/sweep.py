@@ -218,8 +218,9 @@ def score(
     program's evaluations, mean over seeds, and its steps), ``last_update`` (the last update's
     entropy, approximate KL, clip fraction and learning rate, mean over seeds) and ``curve``: at
     each evaluated update its ``steps``, each seed's evaluation (``eval_per_seed``,
-    ``(seeds, evaluations)``) and the mean over seeds of those four (``health``), so that a point whose seeds swung or
-    whose updates outgrew the clip range late in a long run shows it in the results file.
+    ``(seeds, evaluations)``) and the mean over seeds of those four (``health``), so that a
+    point whose seeds swung or whose updates outgrew the clip range late in a long run shows it
+    in the results file.
     """
     m = out["metrics"]
     rows = []
