@@ -42,6 +42,15 @@ _HUMANOID = {"total_timesteps": 1_000_000, "learning_rate": 1e-4, "shared_networ
 """A separate actor and critic at learning rate 1e-4: ``humanoidstandup``, and ``humanoid``
 without the entropy bonus (chosen by their own sweeps)."""
 
+_ANT = {
+    "total_timesteps": 1_000_000,
+    "entropy_coeff": 0.0,
+    "log_std_init": -2.0,
+    "learning_rate": 1e-4,
+    "shared_network": False,
+}
+"""``ant``: what ``ant-10m`` starts from."""
+
 PRESETS: dict[str, Preset] = {
     "seed": Preset({}, "the defaults: the seed's hyperparameters (made for HalfCheetah-v5)"),
     "cleanrl": Preset(
@@ -145,13 +154,7 @@ PRESETS: dict[str, Preset] = {
         source=f"{_SWEEPS}/sweep_walker2d_v5_3m_adaptive.md",
     ),
     "ant": Preset(
-        {
-            "total_timesteps": 1_000_000,
-            "entropy_coeff": 0.0,
-            "log_std_init": -2.0,
-            "learning_rate": 1e-4,
-            "shared_network": False,
-        },
+        _ANT,
         "the seed's with a separate actor and critic, learning rate 1e-4, no entropy bonus and "
         "initial log std -2 (std 0.14; Ant pays for its actions' size; sweep_ant_v5.md), for "
         "Ant-v5 at 1M steps",
@@ -159,15 +162,7 @@ PRESETS: dict[str, Preset] = {
         source=f"{_SWEEPS}/sweep_ant_v5_separate.md",
     ),
     "ant-10m": Preset(
-        {
-            "total_timesteps": 10_000_000,
-            "entropy_coeff": 0.0,
-            "log_std_init": -2.0,
-            "learning_rate": 1e-4,
-            "shared_network": False,
-            "adaptive_lr": True,
-            "target_kl": 0.02,
-        },
+        {**_ANT, "total_timesteps": 10_000_000, "adaptive_lr": True, "target_kl": 0.02},
         "the ant preset with its learning rate set by the updates' KL (adaptive_lr around "
         "target_kl 0.02, from 1e-4), for Ant-v5 at 10M steps: at a constant rate its evaluation "
         "peaks at 1.5M steps and then falls (returns_ant_v5_10m_ant.md); target_kl 0.01 scored "
