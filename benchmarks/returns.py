@@ -157,14 +157,18 @@ def run_env(
             stopped_at = checkpoint.latest_step(path) if path is not None else None
             if stopped_at is None:  # a new run (or one stopped before its first checkpoint)
                 if path is not None:
-                    shutil.rmtree(path)
+                    with run_dir.claimed(path):  # never a run another process is training
+                        shutil.rmtree(path)
                 path = run_dir.new_run_dir(root, spec)
                 if shared and prev is not None:  # continue the previous budget's run
                     shutil.copytree(prev / checkpoint.DIR, path / checkpoint.DIR)
                     shutil.copy(prev / run_dir.METRICS_FILE, path / run_dir.METRICS_FILE)
             resume = stopped_at is not None or (shared and prev is not None)
             t0 = time.perf_counter()
-            outcome = session.run(path, resume=resume)
+            try:
+                outcome = session.run(path, resume=resume)
+            except run_dir.RunDirError as e:
+                raise SystemExit(f"error: {e}") from None
             if outcome.status != "finished":
                 raise SystemExit(f"{env_id} at {cfg.total_timesteps:,}: {outcome.status} ({path})")
             row = score(path, cfg, preset, seeds, episodes, outcome, time.perf_counter() - t0)

@@ -23,7 +23,7 @@ from pathlib import Path
 import purejaxppo as pjp
 from purejaxppo.config import ConfigError
 from purejaxppo.presets import preset_config
-from purejaxppo.runs import checkpoint, sweep, sweep_state
+from purejaxppo.runs import checkpoint, run_dir, sweep, sweep_state
 
 sys.path.insert(0, str(Path(__file__).parent))
 import common
@@ -76,6 +76,8 @@ def main() -> None:
             f"error: the disk is full ({e}); free some space, then the same command "
             f"continues the sweep ({folder})"
         ) from None
+    except run_dir.RunDirError as e:  # another process holds the folder
+        raise SystemExit(f"error: {e}") from None
     md = sweep.markdown(result["meta"], result["rows"])
     print(md)
     common.write(stem, result, md)

@@ -138,7 +138,7 @@ def test_sweep_trains_a_grid_per_program_and_scores_every_policy(tmp_path, capsy
 def test_a_stopped_sweep_continues_to_the_results_of_an_unstopped_one(tmp_path, capsys):
     from purejaxppo.config import PPOConfig
     from purejaxppo.envs import make
-    from purejaxppo.runs import sweep, sweep_state
+    from purejaxppo.runs import run_dir, sweep, sweep_state
 
     grid = ["entropy_coeff=0.01,0", "n_epochs=1,2"]  # two programs of two points
     args = ["sweep", "--env", "InvertedPendulum-v5", "--grid", *grid, "--seeds", "2",
@@ -157,6 +157,10 @@ def test_a_stopped_sweep_continues_to_the_results_of_an_unstopped_one(tmp_path, 
     assert (stopped / "programs" / "1" / "checkpoints" / "1").is_dir()
     assert not (stopped / "programs" / "0").exists()  # finished: its rows are in sweep.json
     assert len(json.loads((stopped / "sweep.json").read_text())["rows"]) == 2
+    refused = pytest.raises(SystemExit, match="being trained by another process")
+    with run_dir.claimed(stopped), refused:  # as if another process were training it
+        main(["sweep", "--resume", str(stopped)])
+    assert (stopped / "programs" / "1" / "checkpoints" / "1").is_dir()  # left as it was
     capsys.readouterr()
     main(["sweep", "--resume", str(stopped)])
     out = capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 
 import jax
 import jax.numpy as jnp
@@ -102,6 +103,19 @@ def test_chunks_end_on_the_run_end_and_a_resume_that_would_pass_it_is_refused(tm
     (path / run_dir.RUN_FILE).write_text(json.dumps(spec))
     with pytest.raises(ValueError, match=r"resumed at update 2 of 8, which 4 updates per call"):
         session.run(path, resume=True)
+
+
+def test_a_run_folder_is_trained_by_one_process_at_a_time(tmp_path):
+    path = _spec(tmp_path)
+    (path / run_dir.LOCK_FILE).write_text("12345\n")  # left by a killed process: holds nothing
+    with run_dir.claimed(path):
+        assert (path / run_dir.LOCK_FILE).read_text() == f"{os.getpid()}\n"
+        with pytest.raises(run_dir.RunDirError, match=rf"another process \(pid {os.getpid()}\)"):
+            session.run(path)  # refused before compiling or writing anything
+    assert checkpoint.latest_step(path) is None and not (path / run_dir.METRICS_FILE).exists()
+    with pytest.raises(run_dir.RunDirError, match="not a purejaxppo run directory"):
+        session.run(tmp_path)  # a folder without run.json: no lock file left in it
+    assert not (tmp_path / run_dir.LOCK_FILE).exists()
 
 
 @pytest.mark.parametrize(

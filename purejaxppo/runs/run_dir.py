@@ -15,11 +15,14 @@ appends to the one it continues (after dropping metric rows the checkpoint does 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import json
+import os
 import platform
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +35,8 @@ from purejaxppo.parallel.mesh import Layout
 from purejaxppo.train import TrainMetrics
 
 RUN_FILE = "run.json"
+LOCK_FILE = ".lock"
+"""Holds the id of the process training the folder (a run's or a sweep's): :func:`claimed`."""
 METRICS_FILE = "metrics.csv"
 METRIC_FIELDS = ("update", "seed", *TrainMetrics._fields)
 
@@ -119,6 +124,46 @@ def new_run_dir(root: Path, spec: RunSpec) -> Path:
     path.mkdir(parents=True)
     (path / RUN_FILE).write_text(json.dumps(spec.to_json(), indent=2) + "\n")
     return path
+
+
+@contextlib.contextmanager
+def claimed(folder: Path) -> Iterator[None]:
+    """Holds ``folder`` (a run's or a sweep's) for this process while the block runs.
+
+    Two processes training one folder would both append to its metrics and overwrite each
+    other's checkpoints; the second is refused here, before anything is compiled or written.
+    The hold is an advisory lock (``flock``) on ``folder/.lock``, which the operating system
+    drops when the process ends however it ends, so a killed run leaves nothing to clean up.
+    Where ``flock`` does not exist (Windows) nothing is held.
+
+    Raises:
+        RunDirError: another process holds the folder (it says which and what to do).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    f = Path(folder) / LOCK_FILE
+    with f.open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            raise RunDirError(
+                f"{folder} is being trained by another process (pid {holder}); wait for it to "
+                "end, or stop it, then run the same command again: it continues from the newest "
+                "checkpoint"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def read_spec(run_dir: Path) -> RunSpec:

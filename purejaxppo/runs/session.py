@@ -134,7 +134,28 @@ def run(
         mesh: the devices to split the run over (default: run.json's ``mesh``, else one);
             checked before compiling. With several processes every process calls this, and
             only process 0 (:func:`~purejaxppo.parallel.hosts.is_writer`) touches ``path``.
+
+    Raises:
+        RunDirError: ``path`` is not a run directory, or another process is training it
+            (:func:`purejaxppo.runs.run_dir.claimed`).
     """
+    if not hosts.is_writer():
+        return _run(path, resume, progress, live_progress, stop_after_chunks, on_chunk, mesh)
+    run_dir.read_spec(path)  # a clear error for a folder that is not a run, before holding it
+    with run_dir.claimed(path):
+        return _run(path, resume, progress, live_progress, stop_after_chunks, on_chunk, mesh)
+
+
+def _run(
+    path: Path,
+    resume: bool,
+    progress: ProgressFactory | None,
+    live_progress: bool,
+    stop_after_chunks: int | None,
+    on_chunk: Callable[[int, TrainMetrics], None] | None,
+    mesh: Layout | None,
+) -> Outcome:
+    """:func:`run`, with ``path`` held by this process (process 0's; the others hold nothing)."""
     writer = hosts.is_writer()
     run_json = json.loads(hosts.writer_does(lambda: run_dir.run_json_text(path)))
     spec = run_dir.RunSpec.from_json(run_json)

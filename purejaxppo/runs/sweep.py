@@ -14,6 +14,7 @@ unstopped sweep.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import difflib
@@ -326,49 +327,52 @@ def run_sweep(
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
     }  # fmt: skip
     kept: dict[str, dict] = {}  # a stopped sweep's finished rows, by point
-    if out_dir is not None:
-        spec = sweep_state.spec_of(env_id, env_kwargs, base, grid, seeds, episodes)
-        previous = sweep_state.begin(out_dir, spec)
-        kept = {_key(r["point"]): r for r in previous.get("rows", [])}
-        for p in previous.get("meta", {}).get("programs", []):
-            programs_meta[p["index"]] = p
-    for k, ((fixed, members), layout) in enumerate(zip(programs, layouts, strict=True)):
-        name = ", ".join(f"{n}={value_text(v)}" for n, v in fixed.items())
-        finished = programs_meta[k] is not None and all(_key(points[i]) in kept for i in members)
-        if out_dir is not None and finished:
-            for i in members:
-                rows[i] = kept[_key(points[i])]
-            print(f"  program {name or 0}: finished before, its rows kept")
-            sweep_state.finish(out_dir, k)  # were it left behind
-            continue
-        if len(programs) > 1:
-            print(f"  program {name}")
-        cfg = base.replace(**fixed).validate()
-        floats = [{k: v for k, v in points[i].items() if k not in fixed} for i in members]
-        state = None if out_dir is None else sweep_state.program_dir(out_dir, k)
-        out = train_grid(
-            env, cfg, floats, seeds, layout, state=state, stop_after_chunks=stop_after_chunks
-        )
-        scored = score(env_id, env_kwargs, out, floats, seeds, episodes)
-        for i, row in zip(members, scored, strict=True):
-            rows[i] = {**row, "point": points[i], "steps_per_s": out["steps_per_s"]}
-        rate = out["steps_per_s"]
-        programs_meta[k] = {
-            "index": k, "points": len(members),
-            "static": {n: value_text(v) for n, v in fixed.items()},
-            "steps": out["steps"], "train_s": out["steps"] / rate if rate else 0.0,
-            "steps_per_s": rate, "compile_s": out["compile_s"], "continued_from": out["start"],
-            "mesh": None if layout is None else layout.to_json(),
-            "versions": run_dir.versions(),  # a continued sweep's programs may differ
-            "finished": datetime.datetime.now().isoformat(timespec="seconds"),
-        }  # fmt: skip
-        _totals(meta, programs_meta)
+    with contextlib.ExitStack() as hold:
         if out_dir is not None:
-            done = [r for r in rows if r is not None]
-            result = json.dumps({"meta": meta, "rows": done}, indent=2) + "\n"
-            sweep_state.write_text(out_dir / RESULT, result)
-            sweep_state.write_text(out_dir / TABLE, markdown(meta, done))
-            sweep_state.finish(out_dir, k)
+            spec = sweep_state.spec_of(env_id, env_kwargs, base, grid, seeds, episodes)
+            previous = sweep_state.begin(out_dir, spec)
+            hold.enter_context(run_dir.claimed(out_dir))  # refuses a second process on it
+            kept = {_key(r["point"]): r for r in previous.get("rows", [])}
+            for p in previous.get("meta", {}).get("programs", []):
+                programs_meta[p["index"]] = p
+        for k, ((fixed, members), layout) in enumerate(zip(programs, layouts, strict=True)):
+            name = ", ".join(f"{n}={value_text(v)}" for n, v in fixed.items())
+            done_before = all(_key(points[i]) in kept for i in members)
+            finished = programs_meta[k] is not None and done_before
+            if out_dir is not None and finished:
+                for i in members:
+                    rows[i] = kept[_key(points[i])]
+                print(f"  program {name or 0}: finished before, its rows kept")
+                sweep_state.finish(out_dir, k)  # were it left behind
+                continue
+            if len(programs) > 1:
+                print(f"  program {name}")
+            cfg = base.replace(**fixed).validate()
+            floats = [{k: v for k, v in points[i].items() if k not in fixed} for i in members]
+            state = None if out_dir is None else sweep_state.program_dir(out_dir, k)
+            out = train_grid(
+                env, cfg, floats, seeds, layout, state=state, stop_after_chunks=stop_after_chunks
+            )
+            scored = score(env_id, env_kwargs, out, floats, seeds, episodes)
+            for i, row in zip(members, scored, strict=True):
+                rows[i] = {**row, "point": points[i], "steps_per_s": out["steps_per_s"]}
+            rate = out["steps_per_s"]
+            programs_meta[k] = {
+                "index": k, "points": len(members),
+                "static": {n: value_text(v) for n, v in fixed.items()},
+                "steps": out["steps"], "train_s": out["steps"] / rate if rate else 0.0,
+                "steps_per_s": rate, "compile_s": out["compile_s"], "continued_from": out["start"],
+                "mesh": None if layout is None else layout.to_json(),
+                "versions": run_dir.versions(),  # a continued sweep's programs may differ
+                "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+            }  # fmt: skip
+            _totals(meta, programs_meta)
+            if out_dir is not None:
+                done = [r for r in rows if r is not None]
+                result = json.dumps({"meta": meta, "rows": done}, indent=2) + "\n"
+                sweep_state.write_text(out_dir / RESULT, result)
+                sweep_state.write_text(out_dir / TABLE, markdown(meta, done))
+                sweep_state.finish(out_dir, k)
     _totals(meta, programs_meta)
     return {"meta": meta, "rows": rows}
 
