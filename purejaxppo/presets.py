@@ -50,6 +50,15 @@ _ANT = {
     "shared_network": False,
 }
 """``ant``: what ``ant-10m`` starts from."""
+_HOPPER = {
+    "total_timesteps": 1_000_000,
+    "log_std_init": -0.5,
+    "learning_rate": 1e-4,
+    "shared_network": False,
+}
+"""``hopper``: what ``hopper-10m`` starts from."""
+_WALKER2D = {"total_timesteps": 1_000_000, "log_std_init": -0.5, "shared_network": False}
+"""``walker2d``: what ``walker2d-10m`` starts from."""
 
 PRESETS: dict[str, Preset] = {
     "seed": Preset({}, "the defaults: the seed's hyperparameters (made for HalfCheetah-v5)"),
@@ -102,25 +111,14 @@ PRESETS: dict[str, Preset] = {
         source=f"{_SWEEPS}/sweep_halfcheetah_v5_relu256.md",
     ),
     "hopper": Preset(
-        {
-            "total_timesteps": 1_000_000,
-            "log_std_init": -0.5,
-            "learning_rate": 1e-4,
-            "shared_network": False,
-        },
+        _HOPPER,
         "the seed's with a separate actor and critic, initial log std -0.5 (std 0.61; "
         "sweep_hopper_v5.md) and learning rate 1e-4 (sweep_hopper_v5_1m.md), for Hopper-v5 at 1M",
         env="Hopper-v5",
         source=f"{_SWEEPS}/sweep_hopper_v5_separate.md",
     ),
     "hopper-10m": Preset(
-        {
-            "total_timesteps": 10_000_000,
-            "log_std_init": -0.5,
-            "learning_rate": 1e-4,
-            "shared_network": False,
-            "entropy_coeff": 0.0,
-        },
+        {**_HOPPER, "total_timesteps": 10_000_000, "entropy_coeff": 0.0},
         "the hopper preset without the entropy bonus, for Hopper-v5 at 10M steps (with it, the "
         "policy's spread widens after 2M steps and its return falls: "
         "returns_hopper_v5_10m_constant.md; annealing the learning rate instead of keeping it "
@@ -129,7 +127,7 @@ PRESETS: dict[str, Preset] = {
         source=f"{_SWEEPS}/sweep_hopper_v5_10m.md",
     ),
     "walker2d": Preset(
-        {"total_timesteps": 1_000_000, "log_std_init": -0.5, "shared_network": False},
+        _WALKER2D,
         "the seed's with a separate actor and critic and initial log std -0.5 (std 0.61; "
         "sweep_walker2d_v5.md), for Walker2d-v5 at 1M steps",
         env="Walker2d-v5",
@@ -137,9 +135,8 @@ PRESETS: dict[str, Preset] = {
     ),
     "walker2d-10m": Preset(
         {
+            **_WALKER2D,
             "total_timesteps": 10_000_000,
-            "log_std_init": -0.5,
-            "shared_network": False,
             "entropy_coeff": 0.0,
             "adaptive_lr": True,
             "target_kl": 0.01,
