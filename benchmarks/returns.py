@@ -284,7 +284,7 @@ def _peak(row: dict) -> str:
 
 
 def _health(row: dict) -> str:
-    """The last update's entropy, approximate KL and clip fraction; rows scored without: -."""
+    """The last update's entropy, approximate KL, clip fraction, rate; rows scored without: -."""
     return health_text(row.get("last_update"))
 
 
@@ -306,8 +306,9 @@ def markdown(rows: list[dict], device: str, command: str) -> str:
         "mean return of the stochastic policy's episodes in the first update where any ended (at",
         "the steps given) and in the last: what the run learned. Eval peak: the best of the",
         "program's evaluations (mean over seeds) and its steps. Last update: the policy's entropy,",
-        "the approximate KL and the clip fraction of the run's last update (mean over seeds):",
-        "updates far outside the clip range, or a spread that ran away, show there.",
+        "the approximate KL, the clip fraction and the learning rate of the run's last update",
+        "(mean over seeds): updates far outside the clip range, or a spread that ran away, show",
+        "there.",
         "",
         "| env | budget | preset | seeds | Gymnasium return | std | per seed | eval | eval peak "
         "| cross-check | steps/s | training episodes | last update | published |",

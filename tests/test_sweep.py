@@ -78,6 +78,8 @@ def test_the_table_ranks_points_and_keeps_small_returns_apart():
     assert (
         sweep_table.format_return(5279.5) == "5280" and sweep_table.format_return(-33.84) == "-33.8"
     )
+    rows[1]["last_update"]["learning_rate"] = 1.354e-5  # recorded with the rate: shown too
+    assert "| 1.23, 0.012, 0.10, lr 1.4e-05 |" in sweep_table.markdown(meta, rows)
 
 
 def test_peak_and_last_update_of_a_run():

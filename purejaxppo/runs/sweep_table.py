@@ -79,10 +79,14 @@ def peak_text(p: dict[str, float] | None) -> str:
 
 
 def health_text(h: Mapping[str, float] | None) -> str:
-    """A :func:`last_update` in a table: "entropy, KL, clip fraction"; "-" where none is known."""
+    """A :func:`last_update` in a table: "entropy, KL, clip fraction, lr <rate>".
+
+    "-" where none is known; the rate is left out of rows recorded without it.
+    """
     if h is None:
         return "-"
-    return f"{h['entropy']:.3g}, {h['approx_kl']:.2g}, {h['clip_fraction']:.2f}"
+    text = f"{h['entropy']:.3g}, {h['approx_kl']:.2g}, {h['clip_fraction']:.2f}"
+    return text + (f", lr {h['learning_rate']:.2g}" if "learning_rate" in h else "")
 
 
 def markdown(meta: dict, rows: list[dict]) -> str:
@@ -97,9 +101,9 @@ def markdown(meta: dict, rows: list[dict]) -> str:
         f"{meta['episodes']} episodes per seed; mean over seeds [min, max]. Eval: the run's last "
         "evaluation in the program (mean over seeds). Training: the last training episodes' "
         "return (mean over seeds). Eval peak: the best of the program's evaluations (mean over "
-        "seeds) and its steps. Last update: the policy's entropy, the approximate KL and the clip "
-        "fraction of the last update (mean over seeds). Steps/s: the program of the point, all "
-        "its runs together.",
+        "seeds) and its steps. Last update: the policy's entropy, the approximate KL, the clip "
+        "fraction and the learning rate of the last update (mean over seeds). Steps/s: the "
+        "program of the point, all its runs together.",
         "",
         "| " + " | ".join(names) + " | Gymnasium return | eval | eval peak | training "
         "| last update | steps/s |",
