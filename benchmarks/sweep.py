@@ -34,6 +34,7 @@ def main() -> None:
     p.add_argument("--env", default="Hopper-v5")
     p.add_argument("--steps", type=int, default=500_000, help="env steps per run")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0, help="the first seed (seeds seed..seed+seeds-1)")
     p.add_argument("--preset", default="seed", help="the base the grid's values replace")
     p.add_argument("--grid", nargs="*", default=["entropy_coeff=0.01,0", "log_std_init=-1,-0.5"])
     p.add_argument("--episodes", type=int, default=10, help="Gymnasium episodes per seed")
@@ -51,6 +52,8 @@ def main() -> None:
     if a.quick:
         a.env, a.steps, a.seeds, a.episodes = "InvertedPendulum-v5", 8192, 2, 2
     try:
+        if a.seed < 0 or a.seeds < 1:
+            raise ConfigError(f"--seed must be >= 0 and --seeds >= 1, got {a.seed} and {a.seeds}")
         base = preset_config(a.preset).replace(total_timesteps=a.steps).validate()
         grid = sweep.parse_grid(a.grid, base)
         env = pjp.envs.make(a.env, physics=a.physics)  # an unknown id fails here, early
@@ -60,7 +63,7 @@ def main() -> None:
     env_kwargs = {"physics": env.unwrapped.physics}
     name = a.env.lower().replace("-", "_")
     stem = a.out_stem or common.results_dir() / f"sweep_{name}"
-    spec = sweep_state.spec_of(a.env, env_kwargs, base, grid, a.seeds, a.episodes)
+    spec = sweep_state.spec_of(a.env, env_kwargs, base, grid, a.seeds, a.episodes, a.seed)
     folder = sweep_state.find(a.state_dir, spec)
     if folder is None:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -68,7 +71,9 @@ def main() -> None:
     else:
         print(f"continuing the sweep in {folder}")
     try:
-        result = sweep.run_sweep(env, a.env, env_kwargs, base, grid, a.seeds, a.episodes, folder)
+        result = sweep.run_sweep(
+            env, a.env, env_kwargs, base, grid, a.seeds, a.episodes, folder, first_seed=a.seed
+        )
     except KeyboardInterrupt:
         raise SystemExit(f"\ninterrupted; the same command continues it ({folder})") from None
     except checkpoint.DiskFullError as e:

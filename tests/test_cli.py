@@ -132,6 +132,8 @@ def test_sweep_trains_a_grid_per_program_and_scores_every_policy(tmp_path, capsy
     assert "Gymnasium return" in capsys.readouterr().out and (folder / "sweep.md").is_file()
     with pytest.raises(SystemExit, match="not divisible by num_envs=7"):  # before compiling
         main(["sweep", "--grid", "num_envs=8,7", "--out-dir", str(tmp_path / "bad")])
+    with pytest.raises(SystemExit, match="seed must be at least 0, got -1"):
+        main(["sweep", "--grid", "gamma=0.99", "--seed", "-1", "--out-dir", str(tmp_path / "bad")])
     assert not (tmp_path / "bad").exists()
 
 
@@ -204,6 +206,11 @@ def test_a_program_continued_from_an_older_checkpoint_trains_the_same_runs(tmp_p
                     jax.tree.leaves((out["metrics"], out["policy"])), strict=True):  # fmt: skip
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert whole["metrics"].env_steps.shape == (4, 20)
+    # seed 1 alone (``first_seed``) trains as seed 1 of the two: more seeds can come later
+    later = sweep.train_grid(env, base, points, 1, verbose=False, first_seed=1)
+    for a, b in zip(jax.tree.leaves((whole["metrics"], whole["policy"])),
+                    jax.tree.leaves((later["metrics"], later["policy"])), strict=True):  # fmt: skip
+        np.testing.assert_allclose(np.asarray(a)[[1, 3]], np.asarray(b), rtol=1e-4, atol=1e-5)
 
 
 def test_env_kwargs_are_checked_recorded_and_honoured(tmp_path, monkeypatch):

@@ -80,6 +80,9 @@ def test_the_table_ranks_points_and_keeps_small_returns_apart():
     )
     rows[1]["last_update"]["learning_rate"] = 1.354e-5  # recorded with the rate: shown too
     assert "| 1.23, 0.012, 0.10, lr 1.4e-05 |" in sweep_table.markdown(meta, rows)
+    assert "2 seeds per point; 4 runs" in lines[0]  # seeds 0 and 1: not named
+    later = sweep_table.markdown({**meta, "first_seed": 3}, rows)
+    assert "2 seeds per point (3-4); 4 runs" in later
 
 
 def test_peak_and_last_update_of_a_run():
@@ -116,6 +119,9 @@ def test_a_sweep_folder_is_continued_only_by_its_own_sweep(tmp_path):
     assert sweep_state.begin(folder, spec) == {}  # the same sweep: continued
     other = sweep_state.spec_of("Hopper-v5", {"physics": "c"}, PPOConfig(), grid, 5, 10)
     assert sweep_state.find(tmp_path, other) is None
+    later = sweep_state.spec_of("Hopper-v5", {"physics": "c"}, PPOConfig(), grid, 3, 10, 3)
+    assert sweep_state.find(tmp_path, later) is None  # seeds 3-5: another sweep
+    assert sweep_state.spec_of("Hopper-v5", {"physics": "c"}, PPOConfig(), grid, 3, 10, 0) == spec
     with pytest.raises(ConfigError, match="holds another sweep"):
         sweep_state.begin(folder, other)
     assert sweep_state.read_spec(folder) == spec  # untouched

@@ -173,6 +173,9 @@ class Sweep:
     env: Annotated[EnvArgs, tyro.conf.arg(name="")] = EnvArgs()
     seeds: int = 3
     """Seeds per point; seed s of every point starts from the same key."""
+    seed: int = 0
+    """The first seed: the runs of every point use seeds seed .. seed + seeds - 1 (more seeds of
+    the same grid, trained apart from the first)."""
     preset: str | None = None
     """Named hyperparameters the grid's values replace (flags still override)."""
     episodes: int = 10

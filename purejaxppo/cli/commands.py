@@ -190,18 +190,21 @@ def run_sweep(args: Sweep) -> dict:
         base = pjp.PPOConfig.from_dict(spec["config"]).validate()
         grid = sweep.parse_grid(spec["grid"], base)
         seeds, episodes = int(spec["seeds"]), int(spec["episodes"])
+        first_seed = int(spec.get("first_seed", 0))
         print(f"purejaxppo: continuing the sweep in {out}")
     else:
         env_id, kwargs = args.env.env, args.env.kwargs()
         base = args.config.validate()
         grid = sweep.parse_grid(list(args.grid), base)
-        seeds, episodes = args.seeds, args.episodes
+        seeds, episodes, first_seed = args.seeds, args.episodes, args.seed
         if not grid:
             raise pjp.ConfigError(
                 "--grid is empty: give NAME=V1,V2 for one or more PPOConfig fields"
             )
         if seeds < 1:
             raise pjp.ConfigError(f"seeds must be at least 1, got {seeds}")
+        if first_seed < 0:
+            raise pjp.ConfigError(f"seed must be at least 0, got {first_seed}")
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = args.out_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', env_id)}__{stamp}"
     env = pjp.envs.make(env_id, **kwargs)
@@ -210,7 +213,7 @@ def run_sweep(args: Sweep) -> dict:
     try:
         result = sweep.run_sweep(
             env, env_id, kwargs, base, grid, seeds, episodes, out,
-            devices=parse_devices(args.devices), mesh=args.mesh,
+            devices=parse_devices(args.devices), mesh=args.mesh, first_seed=first_seed,
         )  # fmt: skip
     except KeyboardInterrupt:
         print(

@@ -134,6 +134,7 @@ def train_grid(
     verbose: bool = True,
     state: Path | None = None,
     stop_after_chunks: int | None = None,
+    first_seed: int = 0,
 ) -> dict:
     """Trains every point x seed in one vmapped program, in chunks with a progress line.
 
@@ -141,7 +142,8 @@ def train_grid(
         env: the (unbatched) environment.
         base: the config whose static fields (sizes) every point shares.
         points: the float fields each point sets (``{}`` for ``base`` itself).
-        seeds: runs per point; seed ``s`` of every point starts from ``PRNGKey(s)``.
+        seeds: runs per point; seed ``s`` of every point starts from
+            ``PRNGKey(first_seed + s)``.
         mesh: devices to split the runs (``seeds`` axis) and each run's envs (``data``) over;
             checked with :func:`~purejaxppo.parallel.mesh.check` (None: one device).
         verbose: print a progress line after every chunk.
@@ -149,6 +151,8 @@ def train_grid(
             newest checkpoint there, and checkpoints every tenth of the run and at its end.
             None: nothing is kept.
         stop_after_chunks: raise KeyboardInterrupt after this many chunks (for tests).
+        first_seed: the first seed (seeds ``first_seed .. first_seed + seeds - 1``), so that
+            more seeds of the same points can be trained apart from the first ones.
 
     Returns:
         ``policy`` and ``metrics`` with a leading axis of ``len(points) * seeds`` (point-major),
@@ -162,7 +166,7 @@ def train_grid(
     configs = [base.replace(**p).validate() for p in points]  # a bad value fails here, early
     trainer = make_train(base, env)
     stacked = stack_configs([c for c in configs for _ in range(seeds)])
-    keys = jnp.stack([jax.random.PRNGKey(s) for _ in points for s in range(seeds)])
+    keys = jnp.stack([jax.random.PRNGKey(first_seed + s) for _ in points for s in range(seeds)])
     U, K = base.num_updates, session.chunk_updates(base.num_updates)
 
     place = Placement(mesh, base.num_envs)
@@ -211,7 +215,13 @@ def train_grid(
 
 
 def score(
-    env_id: str, env_kwargs: dict, out: dict, points: list[dict], seeds: int, episodes: int
+    env_id: str,
+    env_kwargs: dict,
+    out: dict,
+    points: list[dict],
+    seeds: int,
+    episodes: int,
+    first_seed: int = 0,
 ) -> list[dict]:
     """A row per point: Gymnasium returns of its seeds' final policies, and the program's eval.
 
@@ -234,7 +244,9 @@ def score(
                 policy = LoadedPolicy.of(env_id, cfg, one, env_kwargs)
                 gym.append(float(gymnasium_returns(policy, episodes).mean()))
             else:  # this run diverged: scored NaN, the others still count
-                print(f"  {point} seed {s}: parameters not finite (diverged); scored NaN")
+                print(
+                    f"  {point} seed {first_seed + s}: parameters not finite (diverged); scored NaN"
+                )
                 gym.append(float("nan"))
             ours.append(float(m.eval_return[j, -1]))
             ended = np.isfinite(m.episode_return[j])
@@ -267,6 +279,7 @@ def run_sweep(
     devices: int | None = None,
     mesh: str | None = None,
     stop_after_chunks: int | None = None,
+    first_seed: int = 0,
 ) -> dict:
     """Trains and scores the grid; writes ``sweep.json`` and ``sweep.md`` into ``out_dir``.
 
@@ -290,6 +303,7 @@ def run_sweep(
         mesh: ``"SxD"``: S devices over the program's runs (points x seeds), D over each run's
             envs (:func:`purejaxppo.parallel.mesh.choose`; checked for every program first).
         stop_after_chunks: stop each program after this many chunks (for tests).
+        first_seed: the seeds are ``first_seed .. first_seed + seeds - 1`` (:func:`train_grid`).
 
     Returns:
         ``{"meta": ..., "rows": [...]}``, as written; rows in the order of :func:`points_of`.
@@ -320,7 +334,7 @@ def run_sweep(
     programs_meta: list[dict | None] = [None] * len(programs)
     meta: dict[str, Any] = {
         "env": env_id, "env_kwargs": env_kwargs, "steps": base.total_timesteps, "seeds": seeds,
-        "episodes": episodes, "runs": len(points) * seeds,
+        "first_seed": first_seed, "episodes": episodes, "runs": len(points) * seeds,
         "grid": {k: [value_text(v) for v in vs] for k, vs in grid.items()},
         "config": base.to_dict(), "programs": [], "versions": run_dir.versions(),
         "device": f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}",
@@ -329,7 +343,7 @@ def run_sweep(
     kept: dict[str, dict] = {}  # a stopped sweep's finished rows, by point
     with contextlib.ExitStack() as hold:
         if out_dir is not None:
-            spec = sweep_state.spec_of(env_id, env_kwargs, base, grid, seeds, episodes)
+            spec = sweep_state.spec_of(env_id, env_kwargs, base, grid, seeds, episodes, first_seed)
             previous = sweep_state.begin(out_dir, spec)
             hold.enter_context(run_dir.claimed(out_dir))  # refuses a second process on it
             kept = {_key(r["point"]): r for r in previous.get("rows", [])}
@@ -351,9 +365,10 @@ def run_sweep(
             floats = [{k: v for k, v in points[i].items() if k not in fixed} for i in members]
             state = None if out_dir is None else sweep_state.program_dir(out_dir, k)
             out = train_grid(
-                env, cfg, floats, seeds, layout, state=state, stop_after_chunks=stop_after_chunks
-            )
-            scored = score(env_id, env_kwargs, out, floats, seeds, episodes)
+                env, cfg, floats, seeds, layout, state=state,
+                stop_after_chunks=stop_after_chunks, first_seed=first_seed,
+            )  # fmt: skip
+            scored = score(env_id, env_kwargs, out, floats, seeds, episodes, first_seed)
             for i, row in zip(members, scored, strict=True):
                 rows[i] = {**row, "point": points[i], "steps_per_s": out["steps_per_s"]}
             rate = out["steps_per_s"]

@@ -61,12 +61,19 @@ def spec_of(
     grid: dict[str, list[Any]],
     seeds: int,
     episodes: int,
+    first_seed: int = 0,
 ) -> dict:
-    """What a sweep is, as JSON: two sweeps with equal specs train and score the same runs."""
+    """What a sweep is, as JSON: two sweeps with equal specs train and score the same runs.
+
+    ``first_seed`` is kept only when it is not 0, so a folder written before it existed (its
+    seeds from 0) is still the same sweep.
+    """
     spec = {
         "env": env_id, "env_kwargs": env_kwargs, "config": base.to_dict(),
         "grid": grid_text(grid), "seeds": seeds, "episodes": episodes,
     }  # fmt: skip
+    if first_seed:
+        spec["first_seed"] = first_seed
     return json.loads(json.dumps(spec))  # as it reads back (lists for tuples)
 
 

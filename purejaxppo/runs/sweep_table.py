@@ -93,9 +93,11 @@ def markdown(meta: dict, rows: list[dict]) -> str:
     """The table: one line per point, best Gymnasium mean first (a diverged point last)."""
     names = list(rows[0]["point"])
     programs = meta.get("programs", [])
+    first, n = meta.get("first_seed", 0), meta["seeds"]
+    which = f" ({first}-{first + n - 1})" if first else ""  # seeds from 0 unless said
     lines = [
-        f"Sweep of {meta['env']} {meta['env_kwargs']}, {meta['steps']:,} steps, {meta['seeds']} "
-        f"seeds per point; {meta['runs']} runs in {max(len(programs), 1)} compiled program(s), "
+        f"Sweep of {meta['env']} {meta['env_kwargs']}, {meta['steps']:,} steps, {n} seeds per "
+        f"point{which}; {meta['runs']} runs in {max(len(programs), 1)} compiled program(s), "
         f"{format_rate(meta['steps_per_s'])} steps/s together (compile {meta['compile_s']:.0f} s). "
         "Score: the final deterministic policy in Gymnasium's own task, "
         f"{meta['episodes']} episodes per seed; mean over seeds [min, max]. Eval: the run's last "
