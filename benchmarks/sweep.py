@@ -52,8 +52,6 @@ def main() -> None:
     if a.quick:
         a.env, a.steps, a.seeds, a.episodes = "InvertedPendulum-v5", 8192, 2, 2
     try:
-        if a.seed < 0 or a.seeds < 1:
-            raise ConfigError(f"--seed must be >= 0 and --seeds >= 1, got {a.seed} and {a.seeds}")
         base = preset_config(a.preset).replace(total_timesteps=a.steps).validate()
         grid = sweep.parse_grid(a.grid, base)
         env = pjp.envs.make(a.env, physics=a.physics)  # an unknown id fails here, early
@@ -81,7 +79,7 @@ def main() -> None:
             f"error: the disk is full ({e}); free some space, then the same command "
             f"continues the sweep ({folder})"
         ) from None
-    except run_dir.RunDirError as e:  # another process holds the folder
+    except (ConfigError, run_dir.RunDirError) as e:  # a bad value; another process holds it
         raise SystemExit(f"error: {e}") from None
     md = sweep.markdown(result["meta"], result["rows"])
     print(md)

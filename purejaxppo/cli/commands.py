@@ -201,10 +201,6 @@ def run_sweep(args: Sweep) -> dict:
             raise pjp.ConfigError(
                 "--grid is empty: give NAME=V1,V2 for one or more PPOConfig fields"
             )
-        if seeds < 1:
-            raise pjp.ConfigError(f"seeds must be at least 1, got {seeds}")
-        if first_seed < 0:
-            raise pjp.ConfigError(f"seed must be at least 0, got {first_seed}")
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = args.out_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', env_id)}__{stamp}"
     env = pjp.envs.make(env_id, **kwargs)

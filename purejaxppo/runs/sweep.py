@@ -309,13 +309,18 @@ def run_sweep(
         ``{"meta": ..., "rows": [...]}``, as written; rows in the order of :func:`points_of`.
 
     Raises:
-        ConfigError: the env has no Gymnasium twin to score in, a point's config is invalid
+        ConfigError: the env has no Gymnasium twin to score in, ``seeds`` < 1 or
+            ``first_seed`` < 0, a point's config is invalid
             (every point is checked before the first program compiles), or ``out_dir`` holds
             another sweep.
         KeyboardInterrupt: Ctrl-C; the folder keeps what was done (run again to continue).
     """
     if env_id not in V5_TASKS:
         raise ConfigError(f"{env_id} has no Gymnasium twin: a sweep scores policies in Gymnasium")
+    if seeds < 1:
+        raise ConfigError(f"seeds must be at least 1, got {seeds}")
+    if first_seed < 0:
+        raise ConfigError(f"seed must be at least 0, got {first_seed}")
     points = points_of(grid)
     for point in points:  # a bad combination fails here, before anything compiles
         base.replace(**point).validate()
