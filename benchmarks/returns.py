@@ -12,11 +12,15 @@ cross-check verdict are kept.
     uv run python benchmarks/returns.py --preset cleanrl --budgets 1000000
     uv run python benchmarks/returns.py --envs Hopper-v5 --preset tuned --seeds 5 --seed 100
     uv run python benchmarks/returns.py --quick                          # tiny, for CI
+    uv run python benchmarks/returns.py --curves --envs Ant-v5 --out-stem ...   # a table's curves
 
 Writes ``benchmarks/results/<platform>/returns.{json,md,png}`` (``--out-stem`` to change). A row
 already in that table, scored from the same run (spec and episodes), is kept rather than trained
 again (``--retrain`` trains it again), so a table too long for one sitting is made in several,
-each with the same command, even where the run directories did not survive.
+each with the same command, even where the run directories did not survive. ``--curves`` trains
+nothing: it prints the written table's rows evaluation by evaluation (return, spread, and the
+updates' entropy, KL, clip fraction and learning rate there), the figures the docs quote from
+a run's course.
 """
 
 from __future__ import annotations
@@ -328,6 +332,30 @@ def markdown(rows: list[dict], device: str, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def curves(rows: list[dict]) -> str:
+    """Each row's course, one line per evaluation: steps, return (mean over seeds, min-max),
+    and the mean over seeds of the update's :data:`~purejaxppo.runs.sweep_table.HEALTH` there
+    (rows scored without them show only the returns)."""
+    out = []
+    for r in rows:
+        out.append(f"{r['env']} {r['budget']:,} {r['preset']}, seeds {_seeds(r)}:")
+        out.append("     steps    eval [min, max]      entropy      KL   clip      lr")
+        health = r.get("curve_health", {})
+        lo, hi = r.get("curve_eval_min"), r.get("curve_eval_max")
+        for i, (x, y) in enumerate(zip(r["curve_steps"], r["curve_eval"], strict=True)):
+            spread = f"[{_num(lo[i])}, {_num(hi[i])}]" if lo and hi else ""
+            line = f"{x / 1e6:9.3f}M {_num(y):>7} {spread:<14}"
+            if health:
+                line += (
+                    f" {health['entropy'][i]:9.3g} {health['approx_kl'][i]:7.2g} "
+                    f"{health['clip_fraction'][i]:6.2f}"
+                )
+                if "learning_rate" in health:
+                    line += f" {health['learning_rate'][i]:7.2g}"
+            out.append(line)
+    return "\n".join(out)
+
+
 def plot(rows: list[dict], path: Path) -> None:
     """Evaluation return in the program against steps (mean over seeds, min-max shaded)."""
     envs = sorted({r["env"] for r in rows})
@@ -363,8 +391,8 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--envs", nargs="*", default=list(PUBLISHED)[:4])
-    p.add_argument("--budgets", nargs="*", type=int, default=[500_000, 1_000_000])
+    p.add_argument("--envs", nargs="*", default=None, help=f"default: {list(PUBLISHED)[:4]}")
+    p.add_argument("--budgets", nargs="*", type=int, default=None, help="default: 500000 1000000")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument(
         "--preset", default="seed", help="a preset, or tuned: each env's own (seed where none)"
@@ -385,19 +413,39 @@ def main() -> None:
         "--retrain", action="store_true", help="train every row, none kept from the table"
     )
     p.add_argument(
+        "--curves",
+        action="store_true",
+        help="train nothing: print the table's rows (of --envs, --budgets if given) per evaluation",
+    )
+    p.add_argument(
         "--runs-dir",
         type=Path,
         default=None,
         help="keep the run directories here (default: a temporary directory, deleted)",
     )
     a = p.parse_args()
+    stem = a.out_stem or common.results_dir() / "returns"
+    written = stem.with_suffix(".json")
+    if a.curves:
+        if not written.is_file():
+            p.error(f"--curves reads a written table; there is none at {written}")
+        rows = [
+            r
+            for r in json.loads(written.read_text())["rows"]
+            if (a.envs is None or r["env"] in a.envs)
+            and (a.budgets is None or r["budget"] in a.budgets)
+        ]
+        if not rows:
+            p.error(f"no row of {written} is of envs {a.envs} and budgets {a.budgets}")
+        print(curves(rows))
+        return
+    a.envs = list(PUBLISHED)[:4] if a.envs is None else a.envs
+    a.budgets = [500_000, 1_000_000] if a.budgets is None else a.budgets
     pjp.enable_compilation_cache()
     if a.quick:
         a.envs, a.budgets, a.seeds, a.episodes = ["InvertedPendulum-v5"], [4096, 8192], 2, 3
         a.retrain = True
-    stem = a.out_stem or common.results_dir() / "returns"
     meta = common.meta()
-    written = stem.with_suffix(".json")
     table = [] if a.retrain or not written.is_file() else json.loads(written.read_text())["rows"]
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -117,3 +117,47 @@ def test_the_table_shows_each_rows_eval_peak_and_last_update(returns):
     collapsed, unscored = table.strip().splitlines()[-2:]
     assert "| 4551 at 2M |" in collapsed and "| 38.4, 0.36, 0.67 |" in collapsed
     assert unscored.count("| - |") == 3  # steps/s, eval peak and last update unknown
+
+
+def test_curves_prints_each_evaluation_with_the_updates_health_there(
+    returns, tmp_path, capsys, monkeypatch
+):
+    row = {
+        "env": "Ant-v5",
+        "budget": 2_000_000,
+        "preset": "ant-10m",
+        "seeds": 2,
+        "seed": 100,
+        "curve_steps": [1_000_000, 2_000_000],
+        "curve_eval": [3505.0, 4602.0],
+        "curve_eval_min": [2695.0, 3468.0],
+        "curve_eval_max": [4197.0, 5211.0],
+        "curve_health": {
+            "entropy": [-6.02, -7.24],
+            "approx_kl": [0.034, 0.77],
+            "clip_fraction": [0.34, 0.73],
+            "learning_rate": [1.5e-5, 2.3e-5],
+        },
+    }
+    other = {**row, "env": "Hopper-v5", "curve_health": {}}
+    stem = tmp_path / "table"
+    stem.with_suffix(".json").write_text(json.dumps({"meta": {}, "rows": [row, other]}))
+    argv = ["returns.py", "--curves", "--envs", "Ant-v5", "--out-stem", str(stem)]
+    monkeypatch.setattr(sys, "argv", argv)
+    returns.main()
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("Ant-v5 2,000,000 ant-10m") and len(lines) == 4  # Hopper not asked
+    assert lines[3].split() == [
+        "2.000M",
+        "4602",
+        "[3468,",
+        "5211]",
+        "-7.24",
+        "0.77",
+        "0.73",
+        "2.3e-05",
+    ]
+    monkeypatch.setattr(sys, "argv", [*argv[:3], "Swimmer-v5", *argv[4:]])
+    with pytest.raises(SystemExit):  # no row of that env: an error, not an empty print
+        returns.main()
+    assert "no row" in capsys.readouterr().err
