@@ -112,6 +112,8 @@ def test_tuned_takes_the_preset_tuned_for_the_nearest_budget(monkeypatch):
     assert presets.TUNED["Ant-v5"] == ("ant", "ant-10m")
     ant = presets.preset_config("tuned", "Ant-v5", 10_000_000)
     assert ant.adaptive_lr and ant.target_kl == 0.02 and ant.log_std_init == -2.0
+    humanoid = presets.preset_config("tuned", "Humanoid-v5", 10_000_000)
+    assert humanoid.adaptive_lr and humanoid.entropy_coeff == 0.0 and not humanoid.shared_network
     assert presets.tuned("InvertedPendulum-v5", 10_000_000) == "invertedpendulum"  # its only one
     short = presets.Preset({"total_timesteps": 100_000}, "100k", "Hopper-v5")
     monkeypatch.setitem(presets.PRESETS, "hopper-short", short)  # listed last, budget smallest
