@@ -334,25 +334,18 @@ def markdown(rows: list[dict], device: str, command: str) -> str:
 
 def curves(rows: list[dict]) -> str:
     """Each row's course, one line per evaluation: steps, return (mean over seeds, min-max),
-    and the mean over seeds of the update's :data:`~purejaxppo.runs.sweep_table.HEALTH` there
-    (rows scored without them show only the returns)."""
+    and the update there as the table's last-update column gives it (:func:`_health`; "-" for
+    rows scored without it)."""
     out = []
     for r in rows:
         out.append(f"{r['env']} {r['budget']:,} {r['preset']}, seeds {_seeds(r)}:")
-        out.append("     steps    eval [min, max]      entropy      KL   clip      lr")
-        health = r.get("curve_health", {})
+        out.append("     steps    eval [min, max]     update: entropy, KL, clip fraction, lr")
+        health = r.get("curve_health") or None
         lo, hi = r.get("curve_eval_min"), r.get("curve_eval_max")
         for i, (x, y) in enumerate(zip(r["curve_steps"], r["curve_eval"], strict=True)):
             spread = f"[{_num(lo[i])}, {_num(hi[i])}]" if lo and hi else ""
-            line = f"{x / 1e6:9.3f}M {_num(y):>7} {spread:<14}"
-            if health:
-                line += (
-                    f" {health['entropy'][i]:9.3g} {health['approx_kl'][i]:7.2g} "
-                    f"{health['clip_fraction'][i]:6.2f}"
-                )
-                if "learning_rate" in health:
-                    line += f" {health['learning_rate'][i]:7.2g}"
-            out.append(line)
+            there = None if health is None else {k: v[i] for k, v in health.items()}
+            out.append(f"{x / 1e6:9.3f}M {_num(y):>7} {spread:<14} {health_text(there)}")
     return "\n".join(out)
 
 

@@ -221,7 +221,7 @@ PRESETS: dict[str, Preset] = {
         "the humanoid preset with its learning rate set by the updates' KL (adaptive_lr around "
         "target_kl 0.02, from 1e-4), for Humanoid-v5 at 10M steps: at a constant 1e-4 its "
         "evaluation peaks near 1.8M steps and falls while each update's KL grows; under "
-        "adaptive_lr the rate sits at its floor (1e-5) and the return keeps rising to 3M",
+        "adaptive_lr the rate ends at its floor (1e-5) and the return keeps rising to 3M",
         env="Humanoid-v5",
         source=f"{_SWEEPS}/sweep_humanoid_v5_3m.md",
     ),

@@ -152,9 +152,10 @@ def test_curves_prints_each_evaluation_with_the_updates_health_there(
         "4602",
         "[3468,",
         "5211]",
-        "-7.24",
-        "0.77",
-        "0.73",
+        "-7.24,",
+        "0.77,",
+        "0.73,",
+        "lr",
         "2.3e-05",
     ]
     monkeypatch.setattr(sys, "argv", [*argv[:3], "Swimmer-v5", *argv[4:]])
