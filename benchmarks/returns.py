@@ -13,14 +13,18 @@ cross-check verdict are kept.
     uv run python benchmarks/returns.py --envs Hopper-v5 --preset tuned --seeds 5 --seed 100
     uv run python benchmarks/returns.py --quick                          # tiny, for CI
     uv run python benchmarks/returns.py --curves --envs Ant-v5 --out-stem ...   # a table's curves
+    uv run python benchmarks/returns.py --envs Ant-v5 Humanoid-v5 --seeds-apart Humanoid-v5
 
 Writes ``benchmarks/results/<platform>/returns.{json,md,png}`` (``--out-stem`` to change). A row
 already in that table, scored from the same run (spec and episodes), is kept rather than trained
 again (``--retrain`` trains it again), so a table too long for one sitting is made in several,
-each with the same command, even where the run directories did not survive. ``--curves`` trains
-nothing: it prints the written table's rows evaluation by evaluation (return, spread, and the
-updates' entropy, KL, clip fraction and learning rate there), the figures the docs quote from
-a run's course.
+each with the same command, even where the run directories did not survive. A row longer than a
+sitting is made with ``--seeds-apart``: each seed of the envs named trains as its own run (base
+seeds ``--seed``, ``--seed`` + 1, ...), whose row is kept in the table (its ``parts``) as soon as
+it is scored, and the env's rows are made of them once all are.
+``--curves`` trains nothing: it prints the written table's rows evaluation by evaluation (return,
+spread, and the updates' entropy, KL, clip fraction and learning rate there), the figures the
+docs quote from a run's course.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import matplotlib
@@ -277,8 +281,66 @@ def score(
     }
 
 
+def merge_parts(parts: list[dict]) -> dict:
+    """The row of ``--seeds-apart``: one seed per part, each a row of a one-seed run.
+
+    Args:
+        parts: rows of one env, budget, preset and episode count, with equal evaluation steps,
+            in the order of their base seeds.
+
+    Returns:
+        A row as :func:`score` makes one for that many seeds (``apart``: the parts' base seeds),
+        with two differences: ``steps_per_s`` is the mean of the runs' (each trains one seed),
+        and the training episodes are the means of the runs' first and last.
+    """
+    first = parts[0]
+    kinds = {(p["env"], p["budget"], p["preset"], p["episodes"]) for p in parts}
+    if len(kinds) != 1 or any(p["curve_steps"] != first["curve_steps"] for p in parts):
+        raise ValueError(f"parts of different runs cannot make one row: {sorted(kinds)}")
+    verdicts = [p["verdict"] for p in parts]
+    rates = [p["steps_per_s"] for p in parts if p["steps_per_s"]]
+    gym = [x for p in parts for x in p["gymnasium_per_seed"]]
+
+    def mean_of(key: str) -> dict | None:  # a dict of numbers or of lists, per key
+        got = [p.get(key) for p in parts]
+        if any(not g for g in got):
+            return None
+        return {k: np.mean([g[k] for g in got], axis=0).tolist() for k in got[0]}
+
+    return {
+        "env": first["env"],
+        "budget": first["budget"],
+        "preset": first["preset"],
+        "seeds": len(gym),
+        "seed": first["seed"],
+        "apart": [p["seed"] for p in parts],
+        "gymnasium_mean": float(np.mean(gym)),
+        "gymnasium_per_seed": gym,
+        "eval_per_seed": [x for p in parts for x in p["eval_per_seed"]],
+        "verdict": verdicts[0] if len(set(verdicts)) == 1 else ", ".join(verdicts),
+        "first_train_return": float(np.mean([p["first_train_return"] for p in parts])),
+        "first_train_steps": max(p["first_train_steps"] for p in parts),
+        "last_train_return": float(np.mean([p["last_train_return"] for p in parts])),
+        "steps_per_s": float(np.mean(rates)) if rates else None,
+        "wall_s": sum(p["wall_s"] for p in parts),
+        "curve_steps": first["curve_steps"],
+        "curve_eval": np.mean([p["curve_eval"] for p in parts], axis=0).tolist(),
+        "curve_eval_min": np.min([p["curve_eval_min"] for p in parts], axis=0).tolist(),
+        "curve_eval_max": np.max([p["curve_eval_max"] for p in parts], axis=0).tolist(),
+        "last_update": mean_of("last_update"),
+        "curve_health": mean_of("curve_health"),
+        "episodes": first["episodes"],
+        "versions": first.get("versions"),
+        "cpu": first.get("cpu"),
+    }
+
+
 def _seeds(row: dict) -> str:
-    """How many seeds, and from which base seed (``PRNGKey(seed)`` split into them)."""
+    """How many seeds, and from which base seed (``PRNGKey(seed)`` split into them); rows of
+    ``--seeds-apart``: the base seeds of their one-seed runs."""
+    apart = row.get("apart")
+    if apart:
+        return f"{row['seeds']} (one run each: {apart[0]}-{apart[-1]})"
     return f"{row['seeds']} (from {row.get('seed', 0)})"
 
 
@@ -302,8 +364,10 @@ def markdown(rows: list[dict], device: str, command: str) -> str:
         "Score: mean over seeds of the final deterministic policy's return in Gymnasium's own task",
         "(C MuJoCo), each seed over the stated episodes; min-max over seeds in brackets, the",
         "standard deviation over seeds, each seed's score. Seeds: how many, split from",
-        "PRNGKey(base seed) (a sweep's seeds are PRNGKey(0), PRNGKey(1), ...). Eval: the",
-        "program's own last evaluation (mean over seeds).",
+        "PRNGKey(base seed) (a sweep's seeds are PRNGKey(0), PRNGKey(1), ...); one run each:",
+        "each seed trained as its own run from the base seeds given (`--seeds-apart`), steps/s",
+        "then a run's (mean) and training episodes the runs' mean. Eval: the program's own last",
+        "evaluation (mean over seeds).",
         "Budgets of one env share one training run when the preset does not anneal its learning",
         "rate (the smaller budget's run is continued to the larger: the same states as separate",
         "runs); steps/s is the training throughput of all seeds together. Training episodes: the",
@@ -411,6 +475,14 @@ def main() -> None:
         help="train nothing: print the table's rows (of --envs, --budgets if given) per evaluation",
     )
     p.add_argument(
+        "--seeds-apart",
+        nargs="*",
+        default=None,
+        metavar="ENV",
+        help="these envs (none named: all) train each seed as its own run, from base seeds "
+        "--seed, --seed + 1, ..., each kept in the table as it is scored",
+    )
+    p.add_argument(
         "--runs-dir",
         type=Path,
         default=None,
@@ -439,45 +511,77 @@ def main() -> None:
         a.envs, a.budgets, a.seeds, a.episodes = ["InvertedPendulum-v5"], [4096, 8192], 2, 3
         a.retrain = True
     meta = common.meta()
-    table = [] if a.retrain or not written.is_file() else json.loads(written.read_text())["rows"]
+    old = json.loads(written.read_text()) if written.is_file() else {"meta": {}, "rows": []}
+    table = [] if a.retrain else old["rows"]
+    table_parts = [] if a.retrain else old.get("parts", [])
+    apart = set(a.envs if a.seeds_apart == [] else a.seeds_apart or [])
+    if not apart <= set(a.envs):
+        p.error(f"--seeds-apart names envs not in --envs: {sorted(apart - set(a.envs))}")
     rows: list[dict] = []
+    parts: list[dict] = []
+
+    def save(final: bool = False) -> None:  # after every row or part: a stop loses nothing
+        pending = [] if final else [r for r in table if r not in rows]
+        unreached = [q for q in table_parts if _key(q) not in {_key(x) for x in parts}]
+        write(stem, meta, rows + pending, parts + ([] if final else unreached))
+
+    def report(r: dict) -> None:
+        print(
+            f"{r['env']:16s} {r['budget']:>9,}  Gymnasium {r['gymnasium_mean']:8.1f}  "
+            f"(seeds {np.round(r['gymnasium_per_seed'], 0).tolist()})  "
+            f"{r['verdict']}  {_rate(r['steps_per_s'])} steps/s  training episodes "
+            f"{r['first_train_return']:.1f} -> {r['last_train_return']:.1f}",
+            flush=True,
+        )
+
     with tempfile.TemporaryDirectory() as tmp:
         root = a.runs_dir or Path(tmp)
         for env_id in a.envs:
-            for r in run_env(
-                env_id,
-                a.budgets,
-                a.seeds,
-                a.preset,
-                a.episodes,
-                root,
-                a.runs_dir is not None,
-                a.physics,
-                a.seed,
-                table,
-            ):
+            keep_runs = a.runs_dir is not None
+            if env_id in apart:
+                by_budget: dict[int, list[dict]] = {}
+                for i in range(a.seeds):
+                    base = a.seed + i
+                    one_seed = run_env(
+                        env_id, a.budgets, 1, a.preset, a.episodes, root, keep_runs, a.physics,
+                        base, table_parts,
+                    )  # fmt: skip
+                    for part in one_seed:
+                        by_budget.setdefault(part["budget"], []).append(part)
+                        parts.append(part)
+                        print(f"seed {base}: ", end="")
+                        report(part)
+                        save()
+                env_rows: Iterable[dict] = [merge_parts(by_budget[b]) for b in sorted(by_budget)]
+            else:
+                env_rows = run_env(
+                    env_id, a.budgets, a.seeds, a.preset, a.episodes, root, keep_runs, a.physics,
+                    a.seed, table,
+                )  # fmt: skip
+            for r in env_rows:
                 rows.append(r)
-                print(
-                    f"{env_id:16s} {r['budget']:>9,}  Gymnasium {r['gymnasium_mean']:8.1f}  "
-                    f"(seeds {np.round(r['gymnasium_per_seed'], 0).tolist()})  "
-                    f"{r['verdict']}  {_rate(r['steps_per_s'])} steps/s  training episodes "
-                    f"{r['first_train_return']:.1f} -> {r['last_train_return']:.1f}",
-                    flush=True,
-                )
-                # after every row, with the table's rows not reached yet: a stop loses nothing
-                write(stem, meta, rows + [r for r in table if r not in rows])
-    write(stem, meta, rows)
+                report(r)
+                save()
+    save(final=True)
     print(f"wrote {stem}.json, .md, .png")
 
 
-def write(stem: Path, meta: dict, rows: list[dict]) -> None:
-    """The JSON, the Markdown table and the plot of the rows so far."""
+def _key(part: dict) -> str:
+    """What identifies a scored run's row: its run's spec and episodes."""
+    return json.dumps([part.get("spec"), part.get("episodes")], sort_keys=True)
+
+
+def write(stem: Path, meta: dict, rows: list[dict], parts: list[dict] | None = None) -> None:
+    """The JSON (with the ``--seeds-apart`` runs' rows, ``parts``), the Markdown table and the
+    plot of the rows so far."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     part = stem.with_suffix(".json.part")  # written whole, then renamed: a stop leaves no half
-    part.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    doc = {"meta": meta, "rows": rows, **({"parts": parts} if parts else {})}
+    part.write_text(json.dumps(doc, indent=2))
     part.replace(stem.with_suffix(".json"))
     stem.with_suffix(".md").write_text(markdown(rows, meta["device"], meta["command"]))
-    plot(rows, stem.with_suffix(".png"))
+    if rows:
+        plot(rows, stem.with_suffix(".png"))
 
 
 if __name__ == "__main__":

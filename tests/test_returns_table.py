@@ -162,3 +162,70 @@ def test_curves_prints_each_evaluation_with_the_updates_health_there(
     with pytest.raises(SystemExit):  # no row of that env: an error, not an empty print
         returns.main()
     assert "no row" in capsys.readouterr().err
+
+
+def _part(returns, seed: int, score: float, curve: list[float], verdict: str = "agree") -> dict:
+    """A scored one-seed run of Hopper-v5 at 10M steps, as ``--seeds-apart`` keeps it."""
+    return {
+        **_row(returns, "Hopper-v5", "hopper-10m", 10_000_000, 1, seed, 20),
+        "preset": "hopper-10m",
+        "seeds": 1,
+        "seed": seed,
+        "gymnasium_mean": score,
+        "gymnasium_per_seed": [score],
+        "eval_per_seed": [curve[-1]],
+        "verdict": verdict,
+        "first_train_return": 10.0 + seed,
+        "first_train_steps": 2048,
+        "last_train_return": 100.0 + seed,
+        "steps_per_s": 1000.0 * (seed - 99),
+        "wall_s": 60.0,
+        "curve_steps": [5_000_000, 10_000_000],
+        "curve_eval": curve,
+        "curve_eval_min": curve,
+        "curve_eval_max": curve,
+        "last_update": {"entropy": float(seed), "approx_kl": 0.01, "clip_fraction": 0.1},
+        "curve_health": {"entropy": [1.0, float(seed)], "approx_kl": [0.0, 0.02]},
+    }
+
+
+def test_seeds_apart_make_one_row_of_their_runs(returns, c_physics):
+    parts = [
+        _part(returns, 100, 3000.0, [2000.0, 3100.0]),
+        _part(returns, 101, 1000.0, [1500.0, 900.0], verdict="disagree"),
+    ]
+    row = returns.merge_parts(parts)
+    assert row["seeds"] == 2 and row["apart"] == [100, 101]
+    assert row["gymnasium_per_seed"] == [3000.0, 1000.0] and row["gymnasium_mean"] == 2000.0
+    assert row["curve_eval"] == [1750.0, 2000.0]
+    assert row["curve_eval_min"] == [1500.0, 900.0] and row["curve_eval_max"] == [2000.0, 3100.0]
+    assert row["last_update"]["entropy"] == 100.5
+    assert row["curve_health"]["entropy"] == [1.0, 100.5]
+    assert row["steps_per_s"] == 1500.0 and row["verdict"] == "agree, disagree"
+    assert "| 2 (one run each: 100-101) |" in returns.markdown([row], "cpu", ["cmd"])
+    other_budget = {**parts[1], "budget": 1_000_000}
+    with pytest.raises(ValueError, match="different runs"):
+        returns.merge_parts([parts[0], other_budget])
+
+
+def test_seeds_apart_keep_their_scored_runs(returns, tmp_path, monkeypatch, capsys, c_physics):
+    parts = [_part(returns, s, 2000.0 + s, [1000.0, 2000.0]) for s in (100, 101)]
+    stem = tmp_path / "table"
+    stem.with_suffix(".json").write_text(json.dumps({"meta": {}, "rows": [], "parts": parts}))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a scored run was trained again")
+
+    monkeypatch.setattr(returns.session, "run", no_training)
+    argv = ["returns.py", "--envs", "Hopper-v5", "--budgets", "10000000", "--seeds", "2"]
+    argv += ["--seed", "100", "--preset", "tuned", "--out-stem", str(stem), "--seeds-apart"]
+    monkeypatch.setattr(sys, "argv", argv)
+    returns.main()
+    written = json.loads(stem.with_suffix(".json").read_text())
+    assert [r["gymnasium_per_seed"] for r in written["rows"]] == [[2100.0, 2101.0]]
+    assert written["parts"] == parts
+    assert "one run each: 100-101" in stem.with_suffix(".md").read_text()
+    monkeypatch.setattr(sys, "argv", [*argv, "Ant-v5"])
+    with pytest.raises(SystemExit):  # an env the command does not train: an error
+        returns.main()
+    assert "not in --envs" in capsys.readouterr().err
