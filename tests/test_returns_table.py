@@ -70,10 +70,16 @@ def test_a_row_of_other_runs_or_episodes_is_not_kept(returns, c_physics):
 
 
 def test_the_committed_tables_name_their_runs():
-    """Every row of the committed returns tables records the run it was scored from."""
+    """Every row of the committed returns tables records the run it was scored from; a row of
+    ``--seeds-apart``, the runs of its seeds (its parts, each with its spec)."""
     for name in ("returns_1m_v5.json", "returns_10m_v5.json"):
-        rows = json.loads((ROOT / "benchmarks/results/cpu" / name).read_text())["rows"]
-        assert rows and all(r.get("spec") and r.get("episodes") for r in rows), name
+        doc = json.loads((ROOT / "benchmarks/results/cpu" / name).read_text())
+        parts = {(p["env"], p["budget"], p["seed"]): p for p in doc.get("parts", [])}
+        assert doc["rows"], name
+        for r in doc["rows"]:
+            runs = [parts.get((r["env"], r["budget"], s)) for s in r.get("apart", [])]
+            runs = runs or [r]
+            assert all(x and x.get("spec") and x.get("episodes") for x in runs), (name, r["env"])
 
 
 def test_a_row_written_before_a_config_field_existed_is_kept(returns, c_physics):
