@@ -206,11 +206,15 @@ def test_a_program_continued_from_an_older_checkpoint_trains_the_same_runs(tmp_p
                     jax.tree.leaves((out["metrics"], out["policy"])), strict=True):  # fmt: skip
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert whole["metrics"].env_steps.shape == (4, 20)
-    # seed 1 alone (``first_seed``) trains as seed 1 of the two: more seeds can come later
+    # seed 1 alone (``first_seed``) trains as seed 1 of the two: more seeds can come later. A
+    # program one seed wide sums floats in another order than one two seeds wide, and the last
+    # bits grow over 20 updates (7e-4 relative on some CPUs); seed 0 is another run altogether.
     later = sweep.train_grid(env, base, points, 1, verbose=False, first_seed=1)
     for a, b in zip(jax.tree.leaves((whole["metrics"], whole["policy"])),
                     jax.tree.leaves((later["metrics"], later["policy"])), strict=True):  # fmt: skip
-        np.testing.assert_allclose(np.asarray(a)[[1, 3]], np.asarray(b), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(np.asarray(a)[[1, 3]], np.asarray(b), rtol=1e-2, atol=1e-3)
+    returns = lambda out: np.asarray(out["metrics"].episode_return)  # noqa: E731
+    assert np.nanmax(np.abs(returns(whole)[[0, 2]] - returns(later))) > 0.1
 
 
 def test_env_kwargs_are_checked_recorded_and_honoured(tmp_path, monkeypatch):
