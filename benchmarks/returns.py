@@ -522,7 +522,7 @@ def main() -> None:
 
     def save(final: bool = False) -> None:  # after every row or part: a stop loses nothing
         pending = [] if final else [r for r in table if r not in rows]
-        unreached = [q for q in table_parts if _key(q) not in {_key(x) for x in parts}]
+        unreached = [q for q in table_parts if q not in parts]  # a kept part is the table's
         write(stem, meta, rows + pending, parts + ([] if final else unreached))
 
     def report(r: dict) -> None:
@@ -564,11 +564,6 @@ def main() -> None:
                 save()
     save(final=True)
     print(f"wrote {stem}.json, .md, .png")
-
-
-def _key(part: dict) -> str:
-    """What identifies a scored run's row: its run's spec and episodes."""
-    return json.dumps([part.get("spec"), part.get("episodes")], sort_keys=True)
 
 
 def write(stem: Path, meta: dict, rows: list[dict], parts: list[dict] | None = None) -> None:

@@ -208,7 +208,7 @@ def test_seeds_apart_make_one_row_of_their_runs(returns, c_physics):
     assert row["last_update"]["entropy"] == 100.5
     assert row["curve_health"]["entropy"] == [1.0, 100.5]
     assert row["steps_per_s"] == 1500.0 and row["verdict"] == "agree, disagree"
-    assert "| 2 (one run each: 100-101) |" in returns.markdown([row], "cpu", ["cmd"])
+    assert "| 2 (one run each: 100-101) |" in returns.markdown([row], "cpu", "cmd")
     other_budget = {**parts[1], "budget": 1_000_000}
     with pytest.raises(ValueError, match="different runs"):
         returns.merge_parts([parts[0], other_budget])
