@@ -7,23 +7,28 @@ the presets were chosen (``purejaxppo/presets.py`` cites the commands).
     uv run python benchmarks/sweep.py --env Hopper-v5 --steps 409600 --seeds 3 \\
         --grid entropy_coeff=0.01,0 log_std_init=-1,-0.5
     uv run python benchmarks/sweep.py --quick                            # tiny, for CI
+    uv run python benchmarks/sweep.py --curves --out-stem ...            # a sweep's courses
 
 Writes ``benchmarks/results/<platform>/sweep_<env>.{json,md}`` (``--out-stem`` to change).
 The sweep trains in a folder under ``--state-dir`` (``runs/sweeps``), checkpointed as it goes:
-the same command run again after a stop continues it there.
+the same command run again after a stop continues it there. ``--curves`` trains nothing: it
+prints the written sweep's points evaluation by evaluation (return, spread over seeds, and the
+updates' entropy, KL, clip fraction and learning rate there), the figures the docs quote from a
+sweep's course.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import sys
 from pathlib import Path
 
 import purejaxppo as pjp
 from purejaxppo.config import ConfigError
 from purejaxppo.presets import preset_config
-from purejaxppo.runs import checkpoint, run_dir, sweep, sweep_state
+from purejaxppo.runs import checkpoint, run_dir, sweep, sweep_state, sweep_table
 
 sys.path.insert(0, str(Path(__file__).parent))
 import common
@@ -47,7 +52,21 @@ def main() -> None:
         default=Path("runs/sweeps"),
         help="where the sweep trains (checkpoints); the same sweep run again continues there",
     )
+    p.add_argument(
+        "--curves",
+        action="store_true",
+        help="train nothing: print the written sweep's points per evaluation (with --out-stem)",
+    )
+    p.add_argument("--every", type=int, default=1, help="with --curves: every n-th evaluation")
     a = p.parse_args()
+    if a.curves:
+        written = (a.out_stem or common.results_dir() / "sweep").with_suffix(".json")
+        if not written.is_file():
+            p.error(f"--curves reads a written sweep; there is none at {written}")
+        if a.every < 1:
+            p.error(f"--every must be at least 1, not {a.every}")
+        print(sweep_table.curves(json.loads(written.read_text())["rows"], a.every))
+        return
     sys.stdout.reconfigure(line_buffering=True)  # progress lines as they come, also into a file
     if a.quick:
         a.env, a.steps, a.seeds, a.episodes = "InvertedPendulum-v5", 8192, 2, 2

@@ -94,6 +94,38 @@ def test_peak_and_last_update_of_a_run():
     assert sweep_table.last_update(metrics) == dict.fromkeys(sweep_table.HEALTH, 2.0)
 
 
+def test_curves_print_each_evaluation_with_its_spread_and_update():
+    health = {
+        "entropy": [1.0, 0.5, -2.0],
+        "approx_kl": [0.01, 0.02, 0.03],
+        "clip_fraction": [0.1, 0.2, 0.3],
+        "learning_rate": [1e-4, 1e-4, 1e-4],
+    }
+    rows = [
+        {
+            "point": {"entropy_coeff": 0.003},
+            "eval_peak": {"return": 3500.0, "steps": 2e6},
+            "curve": {
+                "steps": [1e6, 2e6, 3e6],
+                "health": health,
+                "eval_per_seed": [[100.0, 3000.0, 2000.0], [300.0, 4000.0, float("nan")]],
+            },
+        },
+        {"point": {"entropy_coeff": 0.0}},  # a row from before rows kept their course
+    ]
+    lines = sweep_table.curves(rows).splitlines()
+    assert lines[0] == "entropy_coeff 0.003 (seeds 2; peak 3500 at 2M):"
+    assert lines[2].split()[:4] == ["1.000M", "200", "[100,", "300]"]
+    assert lines[3].split()[:4] == ["2.000M", "3500", "[3000,", "4000]"]
+    assert lines[4].split()[:4] == ["3.000M", "2000", "[2000,", "2000]"]  # the NaN seed left out
+    assert lines[4].endswith("-2, 0.03, 0.30, lr 0.0001")
+    assert lines[5] == "entropy_coeff 0: no course recorded"
+    sparse = sweep_table.curves(rows[:1], every=2).splitlines()
+    assert [x.split()[0] for x in sparse[2:]] == ["1.000M", "3.000M"]  # the last always
+    with pytest.raises(ValueError, match="every"):
+        sweep_table.curves(rows, every=0)
+
+
 def test_health_curve_is_the_mean_over_seeds_at_the_evaluated_updates():
     metrics = {k: np.array([[1.0, 5.0, 9.0], [3.0, 7.0, 11.0]]) for k in sweep_table.HEALTH}
     curve = sweep_table.health_curve(metrics, np.array([True, False, True]))

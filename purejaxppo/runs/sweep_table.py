@@ -125,3 +125,42 @@ def markdown(meta: dict, rows: list[dict]) -> str:
             f"{health_text(r.get('last_update'))} | {format_rate(r.get('steps_per_s'))} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def curves(rows: list[dict], every: int = 1) -> str:
+    """Each point's course, one line per evaluation: steps, return, spread, update.
+
+    The return is the mean over seeds with its [min, max]; the update is the one there as
+    :func:`health_text` gives it ("-" for rows recorded without it). The figures a sweep's
+    course is quoted by (where a point peaked, where it fell, how its spread and KL went) come
+    from here.
+
+    Args:
+        rows: the sweep's rows, each with ``curve`` (rows without one say so): ``steps``
+            ``(evaluations,)``, ``eval_per_seed`` ``(seeds, evaluations)`` and, where recorded,
+            ``health`` (each field ``(evaluations,)``).
+        every: print every ``every``-th evaluation (the last one always).
+    """
+    if every < 1:
+        raise ValueError(f"every must be at least 1, not {every}")
+    out = []
+    for r in rows:
+        point = ", ".join(f"{k} {value_text(v)}" for k, v in r["point"].items())
+        c = r.get("curve")
+        if c is None or not c["steps"]:  # sweeps written before rows kept their course
+            out.append(f"{point}: no course recorded")
+            continue
+        y = np.asarray(c["eval_per_seed"], dtype=float)  # (seeds, evaluations)
+        out.append(f"{point} (seeds {y.shape[0]}; peak {peak_text(r.get('eval_peak'))}):")
+        out.append("     steps    eval [min, max]     update: entropy, KL, clip fraction, lr")
+        health = c.get("health") or None
+        n = len(c["steps"])
+        for i in [*range(0, n - 1, every), n - 1]:
+            col = y[:, i][np.isfinite(y[:, i])]  # a diverged seed's evaluation is NaN
+            mean, spread = "nan", "(diverged)"
+            if col.size:
+                mean = format_return(col.mean())
+                spread = f"[{format_return(col.min())}, {format_return(col.max())}]"
+            there = None if health is None else {k: v[i] for k, v in health.items()}
+            out.append(f"{c['steps'][i] / 1e6:9.3f}M {mean:>7} {spread:<14} {health_text(there)}")
+    return "\n".join(out)
