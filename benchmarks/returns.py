@@ -52,15 +52,17 @@ from purejaxppo.envs.v5.task import resolve_physics
 from purejaxppo.presets import TUNED, preset_config, resolve
 from purejaxppo.runs import checkpoint, run_dir, session
 from purejaxppo.runs.crosscheck import Estimate, cross_check_run
-from purejaxppo.runs.sweep_table import format_rate as _rate
-from purejaxppo.runs.sweep_table import format_return as _num
 from purejaxppo.runs.sweep_table import (
+    COURSE_HEADER,
+    course_line,
     health_curve,
     health_text,
     last_update,
     peak,
     peak_text,
 )
+from purejaxppo.runs.sweep_table import format_rate as _rate
+from purejaxppo.runs.sweep_table import format_return as _num
 
 sys.path.insert(0, str(Path(__file__).parent))
 import common
@@ -403,13 +405,13 @@ def curves(rows: list[dict]) -> str:
     out = []
     for r in rows:
         out.append(f"{r['env']} {r['budget']:,} {r['preset']}, seeds {_seeds(r)}:")
-        out.append("     steps    eval [min, max]     update: entropy, KL, clip fraction, lr")
+        out.append(COURSE_HEADER)
         health = r.get("curve_health") or None
         lo, hi = r.get("curve_eval_min"), r.get("curve_eval_max")
         for i, (x, y) in enumerate(zip(r["curve_steps"], r["curve_eval"], strict=True)):
             spread = f"[{_num(lo[i])}, {_num(hi[i])}]" if lo and hi else ""
             there = None if health is None else {k: v[i] for k, v in health.items()}
-            out.append(f"{x / 1e6:9.3f}M {_num(y):>7} {spread:<14} {health_text(there)}")
+            out.append(course_line(x, _num(y), spread, there))
     return "\n".join(out)
 
 

@@ -104,6 +104,7 @@ def test_curves_print_each_evaluation_with_its_spread_and_update():
     rows = [
         {
             "point": {"entropy_coeff": 0.003},
+            "gymnasium_per_seed": [3322.4, 2157.0],
             "eval_peak": {"return": 3500.0, "steps": 2e6},
             "curve": {
                 "steps": [1e6, 2e6, 3e6],
@@ -111,15 +112,15 @@ def test_curves_print_each_evaluation_with_its_spread_and_update():
                 "eval_per_seed": [[100.0, 3000.0, 2000.0], [300.0, 4000.0, float("nan")]],
             },
         },
-        {"point": {"entropy_coeff": 0.0}},  # a row from before rows kept their course
+        {"point": {"entropy_coeff": 0.0}, "gymnasium_per_seed": [-4.56]},  # no course kept
     ]
     lines = sweep_table.curves(rows).splitlines()
-    assert lines[0] == "entropy_coeff 0.003 (seeds 2; peak 3500 at 2M):"
+    assert lines[0] == "entropy_coeff 0.003 (Gymnasium per seed 3322, 2157; peak 3500 at 2M):"
     assert lines[2].split()[:4] == ["1.000M", "200", "[100,", "300]"]
     assert lines[3].split()[:4] == ["2.000M", "3500", "[3000,", "4000]"]
     assert lines[4].split()[:4] == ["3.000M", "2000", "[2000,", "2000]"]  # the NaN seed left out
     assert lines[4].endswith("-2, 0.03, 0.30, lr 0.0001")
-    assert lines[5] == "entropy_coeff 0: no course recorded"
+    assert lines[5] == "entropy_coeff 0 (Gymnasium per seed -4.6): no course recorded"
     sparse = sweep_table.curves(rows[:1], every=2).splitlines()
     assert [x.split()[0] for x in sparse[2:]] == ["1.000M", "3.000M"]  # the last always
     with pytest.raises(ValueError, match="every"):

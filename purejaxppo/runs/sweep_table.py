@@ -127,13 +127,26 @@ def markdown(meta: dict, rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+COURSE_HEADER = "     steps    eval [min, max]     update: entropy, KL, clip fraction, lr"
+"""The column heads of :func:`course_line`."""
+
+
+def course_line(steps: float, mean: str, spread: str, health: Mapping[str, float] | None) -> str:
+    """One evaluation of a run's course, as the ``--curves`` of sweeps and returns tables print it.
+
+    Steps in millions, the return's mean and spread as formatted, and the update there
+    (:func:`health_text`); :data:`COURSE_HEADER` heads the columns.
+    """
+    return f"{steps / 1e6:9.3f}M {mean:>7} {spread:<14} {health_text(health)}"
+
+
 def curves(rows: list[dict], every: int = 1) -> str:
     """Each point's course, one line per evaluation: steps, return, spread, update.
 
     The return is the mean over seeds with its [min, max]; the update is the one there as
-    :func:`health_text` gives it ("-" for rows recorded without it). The figures a sweep's
-    course is quoted by (where a point peaked, where it fell, how its spread and KL went) come
-    from here.
+    :func:`health_text` gives it ("-" for rows recorded without it). Each point's heading gives
+    its Gymnasium score per seed. The figures a sweep's course is quoted by (where a point
+    peaked, where it fell, how its spread and KL went) and its seeds' scores come from here.
 
     Args:
         rows: the sweep's rows, each with ``curve`` (rows without one say so): ``steps``
@@ -146,13 +159,14 @@ def curves(rows: list[dict], every: int = 1) -> str:
     out = []
     for r in rows:
         point = ", ".join(f"{k} {value_text(v)}" for k, v in r["point"].items())
+        scores = ", ".join(format_return(g) for g in r["gymnasium_per_seed"])
         c = r.get("curve")
         if c is None or not c["steps"]:  # sweeps written before rows kept their course
-            out.append(f"{point}: no course recorded")
+            out.append(f"{point} (Gymnasium per seed {scores}): no course recorded")
             continue
         y = np.asarray(c["eval_per_seed"], dtype=float)  # (seeds, evaluations)
-        out.append(f"{point} (seeds {y.shape[0]}; peak {peak_text(r.get('eval_peak'))}):")
-        out.append("     steps    eval [min, max]     update: entropy, KL, clip fraction, lr")
+        out.append(f"{point} (Gymnasium per seed {scores}; peak {peak_text(r.get('eval_peak'))}):")
+        out.append(COURSE_HEADER)
         health = c.get("health") or None
         n = len(c["steps"])
         for i in [*range(0, n - 1, every), n - 1]:
@@ -162,5 +176,5 @@ def curves(rows: list[dict], every: int = 1) -> str:
                 mean = format_return(col.mean())
                 spread = f"[{format_return(col.min())}, {format_return(col.max())}]"
             there = None if health is None else {k: v[i] for k, v in health.items()}
-            out.append(f"{c['steps'][i] / 1e6:9.3f}M {mean:>7} {spread:<14} {health_text(there)}")
+            out.append(course_line(c["steps"][i], mean, spread, there))
     return "\n".join(out)
