@@ -6,8 +6,8 @@ A preset replaces the defaults of PPOConfig; flags given on the command line sti
 stays the default.
 
 Every tuned preset was chosen by a sweep scored in Gymnasium's own task on seeds 0-2 of the
-sweep (``hopper-10m``: 0-5, over several sweeps); its ``source`` is the results file, which starts with
-the command that made it.
+sweep (``hopper-10m``: 0-5, over several sweeps); its ``source`` is the results file, which
+starts with the command that made it.
 ``benchmarks/returns.py`` reports each on fresh seeds.
 """
 
