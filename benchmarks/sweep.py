@@ -6,6 +6,8 @@ the presets were chosen (``purejaxppo/presets.py`` cites the commands).
 
     uv run python benchmarks/sweep.py --env Hopper-v5 --steps 409600 --seeds 3 \\
         --grid entropy_coeff=0.01,0 log_std_init=-1,-0.5
+    uv run python benchmarks/sweep.py --env Hopper-v5 --preset hopper-10m --set entropy_coeff=0 \\
+        --steps 10000000 --grid clip_epsilon=0.1,0.2                 # the base pinned
     uv run python benchmarks/sweep.py --quick                            # tiny, for CI
     uv run python benchmarks/sweep.py --curves --out-stem ...            # a sweep's courses
 
@@ -20,8 +22,10 @@ sweep's course.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -41,6 +45,13 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--seed", type=int, default=0, help="the first seed (seeds seed..seed+seeds-1)")
     p.add_argument("--preset", default="seed", help="the base the grid's values replace")
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="NAME=VALUE",
+        help="fields of the base set (e.g. entropy_coeff=0.003): the base pinned at any commit",
+    )
     p.add_argument("--grid", nargs="*", default=["entropy_coeff=0.01,0", "log_std_init=-1,-0.5"])
     p.add_argument("--episodes", type=int, default=10, help="Gymnasium episodes per seed")
     p.add_argument("--physics", default="auto", choices=common.PHYSICS, help="v5 engine")
@@ -58,11 +69,23 @@ def main() -> None:
         help="train nothing: print the written sweep's points per evaluation (with --out-stem)",
     )
     p.add_argument("--every", type=int, default=1, help="with --curves: every n-th evaluation")
+    p.add_argument(
+        "--command",
+        action="store_true",
+        help="train nothing: print the command that reruns the written sweep (with --out-stem)\n"
+        "from today's presets: its own, with --set for each base value they have since changed",
+    )
     a = p.parse_args()
-    if a.curves:
+    if a.curves or a.command:
         written = (a.out_stem or common.results_dir() / "sweep").with_suffix(".json")
         if not written.is_file():
-            p.error(f"--curves reads a written sweep; there is none at {written}")
+            p.error(f"--curves and --command read a written sweep; there is none at {written}")
+        if a.command:
+            try:
+                print(rerun_command(json.loads(written.read_text())["meta"]))
+            except (ConfigError, ValueError) as e:
+                raise SystemExit(f"error: {written}: {e}") from None
+            return
         if a.every < 1:
             p.error(f"--every must be at least 1, not {a.every}")
         print(sweep_table.curves(json.loads(written.read_text())["rows"], a.every))
@@ -71,8 +94,13 @@ def main() -> None:
     if a.quick:
         a.env, a.steps, a.seeds, a.episodes = "InvertedPendulum-v5", 8192, 2, 2
     try:
-        base = preset_config(a.preset).replace(total_timesteps=a.steps).validate()
+        base = sweep.parse_settings(a.set, preset_config(a.preset))
+        base = base.replace(total_timesteps=a.steps).validate()
         grid = sweep.parse_grid(a.grid, base)
+        for name in (item.partition("=")[0] for item in a.set):
+            if name in grid or name == "total_timesteps":
+                where = "--grid" if name in grid else "--steps"
+                raise ConfigError(f"--set {name}: {where} sets it; give it there only")
         env = pjp.envs.make(a.env, physics=a.physics)  # an unknown id fails here, early
     except (ConfigError, KeyError, pjp.envs.EnvError) as e:
         raise SystemExit(f"error: {e}") from None
@@ -103,6 +131,53 @@ def main() -> None:
     md = sweep.markdown(result["meta"], result["rows"])
     print(md)
     common.write(stem, result, md)
+
+
+def rerun_command(meta: dict) -> str:
+    """The command that trains a written sweep's base and grid again from today's presets.
+
+    A sweep records its command and its base (``meta["config"]``, every field before the grid's);
+    a preset changed since gives another base, so each base field, outside the grid and
+    ``--steps``, whose value the named preset no longer holds is added as ``--set name=value``
+    (any ``--set`` of the command is replaced). A field the sweep did not record (added to
+    :class:`PPOConfig` later) is left to the preset.
+
+    Raises:
+        ValueError: for a sweep written before sweeps recorded their base.
+        ConfigError: for a preset that no longer exists.
+    """
+    if "config" not in meta:
+        raise ValueError("written before sweeps recorded their base: its command is all there is")
+    tokens = shlex.split(meta["command"])
+    kept: list[str] = []
+    skipping = False  # inside the command's own --set items
+    for token in tokens:
+        skipping = token == "--set" or (skipping and not token.startswith("--"))
+        if not skipping:
+            kept.append(token)
+    preset = tokens[tokens.index("--preset") + 1] if "--preset" in tokens else "seed"
+    now = preset_config(preset)
+    recorded, grid = meta["config"], meta.get("grid", {})
+    settings = []
+    for field in dataclasses.fields(now):
+        name = field.name
+        if name in grid or name == "total_timesteps" or name not in recorded:
+            continue
+        was, today = _text(recorded[name]), _text(getattr(now, name))
+        if was != today:
+            settings.append(f"{name}={was}")
+    return shlex.join(kept + (["--set", *settings] if settings else []))
+
+
+def _text(value: object) -> str:
+    """A config value as ``--set`` and ``--grid`` write it (64x64, none, true, 0.0003)."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "x".join(str(w) for w in value)
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,16 @@
 """The sweep's grid: what can share one program, and the errors before compiling."""
 
+import dataclasses
+import importlib.util
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from purejaxppo.config import ConfigError, PPOConfig
+from purejaxppo.presets import preset_config
 from purejaxppo.runs import sweep, sweep_state, sweep_table
 from purejaxppo.runs.run_dir import RunDirError
 
@@ -55,6 +60,20 @@ def test_static_fields_take_their_types_and_split_the_programs():
 def test_bad_grid_items_are_named(item, message):
     with pytest.raises(ConfigError, match=message):
         sweep.parse_grid([item], PPOConfig())
+
+
+def test_settings_pin_the_base_and_take_one_value_each():
+    base = PPOConfig()
+    pinned = sweep.parse_settings(["entropy_coeff=0.003", "num_envs=64", "anneal_lr=true"], base)
+    assert (pinned.entropy_coeff, pinned.num_envs, pinned.anneal_lr) == (0.003, 64, True)
+    assert pinned.replace(entropy_coeff=0.01, num_envs=16, anneal_lr=False) == base
+    assert sweep.parse_settings([], base) == base
+    with pytest.raises(ConfigError, match="--set gamma: one value"):
+        sweep.parse_settings(["gamma=0.9,0.99"], base)
+    with pytest.raises(ConfigError, match=r"--set gama: not a PPOConfig field\. Did you mean"):
+        sweep.parse_settings(["gama=0.9"], base)
+    with pytest.raises(ConfigError, match="--set num_envs=many: values must be int"):
+        sweep.parse_settings(["num_envs=many"], base)
 
 
 def test_the_table_ranks_points_and_keeps_small_returns_apart():
@@ -186,3 +205,33 @@ def test_a_sweep_written_before_a_config_field_existed_is_continued(tmp_path):
     older["config"]["a_field_since_removed"] = 1.0  # not this version's sweep
     (folder / sweep_state.SPEC).write_text(json.dumps(older))
     assert sweep_state.find(tmp_path, spec) is None
+
+
+def test_the_rerun_command_pins_the_base_values_the_preset_no_longer_holds():
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("sweep_bench", root / "benchmarks/sweep.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    today = preset_config("hopper-10m")
+    then = today.replace(num_envs=16, batch_size=2048, gamma=0.98, hidden_sizes=(32, 32))
+    config = {
+        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(then).items()
+    }
+    del config["adaptive_lr"]  # a field added after the sweep: left to the preset
+    meta = {
+        "command": "uv run python benchmarks/sweep.py --env Hopper-v5 --preset hopper-10m "
+        "--set gamma=0.98 --grid num_envs=16,32 --out-stem 'a b'",
+        "config": config,
+        "grid": {"num_envs": ["16", "32"]},
+    }
+    assert bench.rerun_command(meta) == (
+        "uv run python benchmarks/sweep.py --env Hopper-v5 --preset hopper-10m --grid "
+        "num_envs=16,32 --out-stem 'a b' --set batch_size=2048 hidden_sizes=32x32 gamma=0.98"
+    )
+    meta["config"] = {k: v for k, v in config.items() if k not in ("batch_size", "hidden_sizes")}
+    meta["config"]["gamma"] = today.gamma
+    assert "--set" not in bench.rerun_command(meta)  # the base is today's preset
+    with pytest.raises(ValueError, match="recorded their base"):
+        bench.rerun_command({"command": meta["command"]})

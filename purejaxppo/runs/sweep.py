@@ -62,26 +62,47 @@ def parse_grid(items: list[str], base: PPOConfig) -> dict[str, list[Any]]:
         ConfigError: before anything is compiled, for a malformed item, an unknown field (with
             the close matches), a value the field cannot take, or a field given twice.
     """
+    return _parse(items, base, "--grid", "name=v1,v2 (e.g. entropy_coeff=0.01,0)")
+
+
+def parse_settings(items: list[str], base: PPOConfig) -> PPOConfig:
+    """``base`` with ``["name=value", ...]`` set: the sweep's base written out on its command line.
+
+    A sweep that starts from a preset starts from the preset as it stands; the settings pin the
+    fields a later preset may change, so that the command trains the same base at any commit.
+
+    Raises:
+        ConfigError: as :func:`parse_grid`, and for an item with more than one value.
+    """
+    settings = _parse(items, base, "--set", "name=value (e.g. entropy_coeff=0.003)")
+    for name, values in settings.items():
+        if len(values) != 1:
+            raise ConfigError(f"--set {name}: one value (a grid of them is --grid's)")
+    return base.replace(**{name: values[0] for name, values in settings.items()})
+
+
+def _parse(items: list[str], base: PPOConfig, flag: str, form: str) -> dict[str, list[Any]]:
+    """``["name=v1,v2", ...]`` -> ``{name: [v1, v2]}``; errors name ``flag`` and show ``form``."""
     names = [f.name for f in dataclasses.fields(base)]
     grid: dict[str, list[Any]] = {}
     for item in items:
         name, sep, values = item.partition("=")
         if not sep or not values:
-            raise ConfigError(f"--grid item {item!r}: write name=v1,v2 (e.g. entropy_coeff=0.01,0)")
+            raise ConfigError(f"{flag} item {item!r}: write {form}")
         if name not in names:
             close = difflib.get_close_matches(name, names, n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
-            raise ConfigError(f"--grid {name}: not a PPOConfig field.{hint}")
+            raise ConfigError(f"{flag} {name}: not a PPOConfig field.{hint}")
         if name in grid:
-            raise ConfigError(f"--grid {name}: given twice; list its values once (v1,v2,...)")
-        grid[name] = [_value(name, v, base) for v in values.split(",")]
+            raise ConfigError(f"{flag} {name}: given twice; list its values once (v1,v2,...)")
+        grid[name] = [_value(name, v, base, flag) for v in values.split(",")]
     return grid
 
 
 _SIZES = ("hidden_sizes", "critic_hidden_sizes")  # tuples of widths, written 64x64
 
 
-def _value(name: str, text: str, base: PPOConfig) -> Any:
+def _value(name: str, text: str, base: PPOConfig, flag: str) -> Any:
     """One grid value, converted to the type of PPOConfig's field ``name``."""
     text = text.strip()
     default = getattr(base, name)
@@ -103,7 +124,7 @@ def _value(name: str, text: str, base: PPOConfig) -> Any:
         return float(text)
     except ValueError as e:
         kind = "widths like 64x64" if name in _SIZES else type(default).__name__
-        raise ConfigError(f"--grid {name}={text}: values must be {kind} ({e})") from None
+        raise ConfigError(f"{flag} {name}={text}: values must be {kind} ({e})") from None
 
 
 def points_of(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
