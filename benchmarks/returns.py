@@ -23,8 +23,9 @@ sitting is made with ``--seeds-apart``: each seed of the envs named trains as it
 seeds ``--seed``, ``--seed`` + 1, ...), whose row is kept in the table (its ``parts``) as soon as
 it is scored, and the env's rows are made of them once all are.
 ``--curves`` trains nothing: it prints the written table's rows evaluation by evaluation (return,
-spread, and the updates' entropy, KL, clip fraction and learning rate there), the figures the
-docs quote from a run's course.
+spread, and the updates' entropy, KL, clip fraction and learning rate there) and how each ends
+(over its last tenth, the range of the mean and the lowest seed), the figures the docs quote from
+a run's course.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from purejaxppo.runs.sweep_table import (
     course_line,
     health_curve,
     health_text,
+    last_tenth,
     last_update,
     peak,
     peak_text,
@@ -401,7 +403,7 @@ def markdown(rows: list[dict], device: str, command: str) -> str:
 def curves(rows: list[dict]) -> str:
     """Each row's course, one line per evaluation: steps, return (mean over seeds, min-max),
     and the update there as the table's last-update column gives it (:func:`_health`; "-" for
-    rows scored without it)."""
+    rows scored without it); each row's last line, how it ends (:func:`last_tenth`)."""
     out = []
     for r in rows:
         out.append(f"{r['env']} {r['budget']:,} {r['preset']}, seeds {_seeds(r)}:")
@@ -412,6 +414,7 @@ def curves(rows: list[dict]) -> str:
             spread = f"[{_num(lo[i])}, {_num(hi[i])}]" if lo and hi else ""
             there = None if health is None else {k: v[i] for k, v in health.items()}
             out.append(course_line(x, _num(y), spread, there))
+        out.append(last_tenth(r["curve_steps"], r["curve_eval"], lo))
     return "\n".join(out)
 
 

@@ -15,8 +15,9 @@ Writes ``benchmarks/results/<platform>/sweep_<env>.{json,md}`` (``--out-stem`` t
 The sweep trains in a folder under ``--state-dir`` (``runs/sweeps``), checkpointed as it goes:
 the same command run again after a stop continues it there. ``--curves`` trains nothing: it
 prints the written sweep's points evaluation by evaluation (return, spread over seeds, and the
-updates' entropy, KL, clip fraction and learning rate there), the figures the docs quote from a
-sweep's course.
+updates' entropy, KL, clip fraction and learning rate there) and how each ends (over its last
+tenth, the range of the mean and the lowest seed), the figures the docs quote from a sweep's
+course.
 """
 
 from __future__ import annotations

@@ -152,7 +152,8 @@ def test_curves_prints_each_evaluation_with_the_updates_health_there(
     monkeypatch.setattr(sys, "argv", argv)
     returns.main()
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("Ant-v5 2,000,000 ant-10m") and len(lines) == 4  # Hopper not asked
+    assert lines[0].startswith("Ant-v5 2,000,000 ant-10m") and len(lines) == 5  # Hopper not asked
+    assert lines[4] == "from 1.800M on (1 evaluation): mean 4602 to 4602, lowest seed 3468"
     assert lines[3].split() == [
         "2.000M",
         "4602",

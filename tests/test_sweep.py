@@ -139,9 +139,10 @@ def test_curves_print_each_evaluation_with_its_spread_and_update():
     assert lines[3].split()[:4] == ["2.000M", "3500", "[3000,", "4000]"]
     assert lines[4].split()[:4] == ["3.000M", "2000", "[2000,", "2000]"]  # the NaN seed left out
     assert lines[4].endswith("-2, 0.03, 0.30, lr 0.0001")
-    assert lines[5] == "entropy_coeff 0 (Gymnasium per seed -4.6): no course recorded"
+    assert lines[5] == "from 2.700M on (1 evaluation): mean 2000 to 2000, lowest seed 2000"
+    assert lines[6] == "entropy_coeff 0 (Gymnasium per seed -4.6): no course recorded"
     sparse = sweep_table.curves(rows[:1], every=2).splitlines()
-    assert [x.split()[0] for x in sparse[2:]] == ["1.000M", "3.000M"]  # the last always
+    assert [x.split()[0] for x in sparse[2:-1]] == ["1.000M", "3.000M"]  # the last always
     with pytest.raises(ValueError, match="every"):
         sweep_table.curves(rows, every=0)
 
@@ -235,3 +236,14 @@ def test_the_rerun_command_pins_the_base_values_the_preset_no_longer_holds():
     assert "--set" not in bench.rerun_command(meta)  # the base is today's preset
     with pytest.raises(ValueError, match="recorded their base"):
         bench.rerun_command({"command": meta["command"]})
+
+
+def test_the_last_tenth_gives_the_late_range_and_the_lowest_seed():
+    steps = [0, 2e6, 4e6, 6e6, 8e6, 8.9e6, 9e6, 9.5e6, 10e6]
+    mean = [0, 100, 200, 300, 400, 5000, 3200, np.nan, 3500]  # 8.9M: before the last tenth
+    lowest = [0, 0, 0, 0, 0, 0, 1800, np.nan, 2500]
+    assert sweep_table.last_tenth(steps, mean, lowest) == (
+        "from 9.000M on (3 evaluations): mean 3200 to 3500, lowest seed 1800"
+    )
+    assert sweep_table.last_tenth(steps, mean, None).endswith("mean 3200 to 3500")
+    assert sweep_table.last_tenth([1e6], [np.nan], None) == "from 0.900M on: diverged"

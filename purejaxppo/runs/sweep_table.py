@@ -6,6 +6,7 @@ formatting, :func:`peak` and :func:`last_update` also by ``benchmarks/returns.py
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -140,13 +141,47 @@ def course_line(steps: float, mean: str, spread: str, health: Mapping[str, float
     return f"{steps / 1e6:9.3f}M {mean:>7} {spread:<14} {health_text(health)}"
 
 
+def last_tenth(
+    steps: Sequence[float], mean: Sequence[float], lowest: Sequence[float] | None
+) -> str:
+    """How a course ends: the range of its mean, and its lowest seed, over its last tenth.
+
+    The evaluations at or past 90% of the last one's steps (from 9M on in a 10M run), where a run
+    that has learned its task either holds its level or swings; the docs quote a run's late
+    course by this line.
+
+    Args:
+        steps: ``(evaluations,)``, increasing.
+        mean: ``(evaluations,)`` the return's mean over seeds there (NaN where every seed diverged).
+        lowest: ``(evaluations,)`` the lowest seed's return there, or None where not recorded.
+    """
+    x = np.asarray(steps, dtype=float)
+    start = 0.9 * x[-1]
+    late = x >= start
+    n = int(late.sum())
+    m = np.asarray(mean, dtype=float)[late]
+    m = m[np.isfinite(m)]
+    if not m.size:
+        return f"from {start / 1e6:.3f}M on: diverged"
+    text = (
+        f"from {start / 1e6:.3f}M on ({n} evaluation{'s' if n > 1 else ''}): mean "
+        f"{format_return(m.min())} to {format_return(m.max())}"
+    )
+    if lowest is not None:
+        low = np.asarray(lowest, dtype=float)[late]
+        low = low[np.isfinite(low)]
+        text += f", lowest seed {format_return(low.min())}" if low.size else ""
+    return text
+
+
 def curves(rows: list[dict], every: int = 1) -> str:
     """Each point's course, one line per evaluation: steps, return, spread, update.
 
     The return is the mean over seeds with its [min, max]; the update is the one there as
     :func:`health_text` gives it ("-" for rows recorded without it). Each point's heading gives
-    its Gymnasium score per seed. The figures a sweep's course is quoted by (where a point
-    peaked, where it fell, how its spread and KL went) and its seeds' scores come from here.
+    its Gymnasium score per seed, and its last line how it ends (:func:`last_tenth`). The figures
+    a sweep's course is quoted by (where a point peaked, where it fell, how its spread and KL
+    went) and its seeds' scores come from here.
 
     Args:
         rows: the sweep's rows, each with ``curve`` (rows without one say so): ``steps``
@@ -177,4 +212,7 @@ def curves(rows: list[dict], every: int = 1) -> str:
                 spread = f"[{format_return(col.min())}, {format_return(col.max())}]"
             there = None if health is None else {k: v[i] for k, v in health.items()}
             out.append(course_line(c["steps"][i], mean, spread, there))
+        with warnings.catch_warnings():  # an evaluation where every seed diverged: NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out.append(last_tenth(c["steps"], np.nanmean(y, 0), np.nanmin(y, 0)))
     return "\n".join(out)
