@@ -107,7 +107,7 @@ def test_tuned_takes_the_preset_tuned_for_the_nearest_budget(monkeypatch):
     assert picks == ["hopper", "hopper", "hopper", "hopper-10m", "hopper-10m"]
     assert presets.resolve("tuned", "Hopper-v5", 10_000_000) == "hopper-10m"
     hopper = presets.preset_config("tuned", "Hopper-v5", 10_000_000)
-    assert hopper.entropy_coeff == 0.003 and hopper.batch_size == 8192 and hopper.num_steps == 128
+    assert hopper.entropy_coeff == 0.003 and hopper.batch_size == 16384 and hopper.num_steps == 128
     walker = presets.preset_config("tuned", "Walker2d-v5", 10_000_000)
     assert walker.adaptive_lr and not presets.preset_config("tuned", "Walker2d-v5").adaptive_lr
     assert presets.TUNED["Ant-v5"] == ("ant", "ant-10m")
