@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 HEALTH = ("entropy", "approx_kl", "clip_fraction", "learning_rate")
 """The update diagnostics a row keeps: updates that outgrew the clip range (approximate KL and
@@ -141,9 +142,7 @@ def course_line(steps: float, mean: str, spread: str, health: Mapping[str, float
     return f"{steps / 1e6:9.3f}M {mean:>7} {spread:<14} {health_text(health)}"
 
 
-def last_tenth(
-    steps: Sequence[float], mean: Sequence[float], lowest: Sequence[float] | None
-) -> str:
+def last_tenth(steps: ArrayLike, mean: ArrayLike, lowest: ArrayLike | None) -> str:
     """How a course ends: the range of its mean, and its lowest seed, over its last tenth.
 
     The evaluations at or past 90% of the last one's steps (from 9M on in a 10M run), where a run
