@@ -164,21 +164,10 @@ def rerun_command(meta: dict) -> str:
         name = field.name
         if name in grid or name == "total_timesteps" or name not in recorded:
             continue
-        was, today = _text(recorded[name]), _text(getattr(now, name))
+        was, today = sweep.setting_text(recorded[name]), sweep.setting_text(getattr(now, name))
         if was != today:
             settings.append(f"{name}={was}")
     return shlex.join(kept + (["--set", *settings] if settings else []))
-
-
-def _text(value: object) -> str:
-    """A config value as ``--set`` and ``--grid`` write it (64x64, none, true, 0.0003)."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (list, tuple)):
-        return "x".join(str(w) for w in value)
-    return repr(value) if isinstance(value, float) else str(value)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,16 @@ def test_settings_pin_the_base_and_take_one_value_each():
         sweep.parse_settings(["num_envs=many"], base)
 
 
+def test_setting_text_reads_back_as_the_same_value_for_every_field():
+    for name in ("seed", "hopper-10m", "humanoid-10m", "swimmer"):
+        config = preset_config(name).replace(critic_hidden_sizes=(256, 128), learning_rate=1 / 3)
+        items = [
+            f"{f.name}={sweep.setting_text(getattr(config, f.name))}"
+            for f in dataclasses.fields(config)
+        ]
+        assert sweep.parse_settings(items, PPOConfig()) == config
+
+
 def test_the_table_ranks_points_and_keeps_small_returns_apart():
     meta = {"env": "Reacher-v5", "env_kwargs": {}, "steps": 1000, "seeds": 2, "runs": 4,
             "programs": [{}], "steps_per_s": 10.0, "compile_s": 1.0, "episodes": 10}  # fmt: skip

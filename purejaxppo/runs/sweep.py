@@ -127,6 +127,20 @@ def _value(name: str, text: str, base: PPOConfig, flag: str) -> Any:
         raise ConfigError(f"{flag} {name}={text}: values must be {kind} ({e})") from None
 
 
+def setting_text(value: Any) -> str:
+    """A config value as ``--set`` and ``--grid`` write it (64x64, none, true, 0.0003).
+
+    The inverse of their parsing, exact for floats (``repr``), unlike the table's ``value_text``.
+    """
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "x".join(str(w) for w in value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
 def points_of(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Every combination of the grid's values (one point with nothing swept for an empty grid)."""
     names = list(grid)
