@@ -19,7 +19,7 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
-from purejaxppo.envs.v5.task import PHYSICS  # noqa: F401 (the benchmarks' --physics choices)
+from purejaxppo.envs.engines import ENGINES  # noqa: F401 (the benchmarks' --physics choices)
 
 RESULTS = Path(__file__).parent / "results"
 PACKAGES = ("purejaxppo", "jax", "jaxlib", "mujoco", "mujoco-mjx", "brax", "gymnasium")

@@ -131,7 +131,7 @@ def main() -> None:
     p.add_argument("--num-envs", type=int, default=16)
     p.add_argument("--quick", action="store_true", help="InvertedPendulum-v5 only (CI)")
     p.add_argument("--out-stem", type=Path, default=None)
-    p.add_argument("--physics", default="auto", choices=common.PHYSICS, help="v5 engine")
+    p.add_argument("--physics", default="auto", choices=common.ENGINES, help="v5 engine")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child:

@@ -87,7 +87,7 @@ def markdown(meta: dict, rows: list[dict]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--env", default="Hopper-v5")
-    p.add_argument("--physics", choices=common.PHYSICS, default=None)
+    p.add_argument("--physics", choices=common.ENGINES, default=None)
     p.add_argument("--layouts", nargs="+", default=["1x1", "1x2", "1x4", "2x1", "2x2", "4x1"])
     p.add_argument("--seeds", type=int, default=4)
     p.add_argument("--num-envs", type=int, default=16)

@@ -273,7 +273,7 @@ def main() -> None:
     p.add_argument("--stages", nargs="+", default=list(STAGES), help=", ".join(STAGES))
     p.add_argument("--envs", nargs="+", default=["HalfCheetah-v5", "Ant-v5"])
     p.add_argument("--num-envs", nargs="+", type=int, default=[2048, 8192])
-    p.add_argument("--physics", default="auto", choices=common.PHYSICS)
+    p.add_argument("--physics", default="auto", choices=common.ENGINES)
     p.add_argument("--updates", type=int, default=3, help="updates per timing")
     p.add_argument("--loop-envs", nargs="+", type=int, default=[64, 4096], help="loops stage")
     p.add_argument("--seeds", type=int, default=64)

@@ -49,7 +49,7 @@ import numpy as np
 
 import purejaxppo as pjp
 from purejaxppo.config import ConfigError, PPOConfig
-from purejaxppo.envs.v5.task import resolve_physics
+from purejaxppo.envs.engines import resolve as resolve_physics
 from purejaxppo.presets import TUNED, preset_config, resolve
 from purejaxppo.runs import checkpoint, run_dir, session
 from purejaxppo.runs.crosscheck import Estimate, cross_check_run
@@ -464,7 +464,7 @@ def main() -> None:
         "--seed", type=int, default=0, help="base seed: the runs' keys are split from it"
     )
     p.add_argument("--episodes", type=int, default=20, help="Gymnasium episodes per seed")
-    p.add_argument("--physics", default="auto", choices=common.PHYSICS, help="v5 engine")
+    p.add_argument("--physics", default="auto", choices=common.ENGINES, help="v5 engine")
     p.add_argument("--quick", action="store_true", help="InvertedPendulum-v5, 4096+8192 (CI)")
     p.add_argument(
         "--out-stem",

@@ -189,7 +189,7 @@ def main() -> None:
         action="store_true",
         help="also time each seeds point's trainer as seeds were batched before (unfolded vmaps)",
     )
-    p.add_argument("--physics", default="auto", choices=common.PHYSICS, help="v5 engine")
+    p.add_argument("--physics", default="auto", choices=common.ENGINES, help="v5 engine")
     p.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
     p.add_argument("--out-stem", type=Path, default=None)
     p.add_argument(

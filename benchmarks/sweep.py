@@ -55,7 +55,7 @@ def main() -> None:
     )
     p.add_argument("--grid", nargs="*", default=["entropy_coeff=0.01,0", "log_std_init=-1,-0.5"])
     p.add_argument("--episodes", type=int, default=10, help="Gymnasium episodes per seed")
-    p.add_argument("--physics", default="auto", choices=common.PHYSICS, help="v5 engine")
+    p.add_argument("--physics", default="auto", choices=common.ENGINES, help="v5 engine")
     p.add_argument("--quick", action="store_true", help="InvertedPendulum-v5, 8192 steps (CI)")
     p.add_argument("--out-stem", type=Path, default=None)
     p.add_argument(

@@ -186,7 +186,7 @@ def main() -> None:
         choices=sorted(PEERS),
         help="also run these trainers (each in its own environment) on the same env",
     )
-    p.add_argument("--physics", default="auto", choices=common.PHYSICS, help="v5 engine")
+    p.add_argument("--physics", default="auto", choices=common.ENGINES, help="v5 engine")
     p.add_argument("--solver-iterations", type=int, default=None, help="MJX solver cap (v5)")
     p.add_argument("--ls-iterations", type=int, default=None, help="MJX line-search cap (v5)")
     p.add_argument("--out-stem", type=Path, default=None, help="write STEM.json, .md and .png")

@@ -134,13 +134,15 @@ def test_vmapped_seeds_step_as_single_runs_and_same_key_same_run():
     jax.tree.map(np.testing.assert_array_equal, first, again)  # the whole run, bit for bit
     both = jax.jit(jax.vmap(pjp.make_train(cfg, env)))(keys[:2])
     for a, b in zip(jax.tree.leaves(first.policy), jax.tree.leaves(both.policy), strict=True):
-        np.testing.assert_allclose(a, b[0], rtol=1e-4, atol=1e-6)  # batched matmuls round apart
+        # batched matmuls round apart, and four updates on contact physics carry the differences
+        # on (to ~5e-4 of a layer's largest weight on some CPUs); a wrong batch moves them O(0.1)
+        np.testing.assert_allclose(a, b[0], rtol=0, atol=2e-3 * max(1.0, np.abs(a).max()))
 
 
 def test_fields_a_task_does_not_declare_are_named():
     env = pjp.envs.make("HalfCheetah-v5", physics="c")
     state = env.reset(jax.random.PRNGKey(0))
-    with pytest.raises(AttributeError, match="add 'xpos' to the task's data_fields"):
+    with pytest.raises(AttributeError, match="add 'xpos' to its fields"):
         state.data.xpos  # noqa: B018
 
 

@@ -161,7 +161,8 @@ def test_float32_step_reset_distribution_and_training_rollout(task):
     def program(keys, qpos, qvel, first_actions, key):
         # One program, one copy of the physics step: the training stack (clip, time limit,
         # vmap, auto-reset) starts from Gymnasium's states; its first step is the parity check.
-        reset_qpos, reset_qvel = jax.vmap(env._reset_qpos_qvel)(keys)
+        drawn = jax.vmap(env.initial_state)(keys)
+        reset_qpos, reset_qvel = drawn.qpos, drawn.qvel
         state = jax.vmap(env.state_from, in_axes=(0, 0, None))(qpos, qvel, key)
 
         def step(s, xs):

@@ -1,7 +1,17 @@
-"""Environments: the contract, the training wrappers, the registry and the tasks."""
+"""Environments: the contract, the MuJoCo task base, the engines, the registry, the wrappers."""
 
 from purejaxppo.envs.base import Env, EnvError, State
-from purejaxppo.envs.registry import UnknownEnvError, describe, make, register, registered_ids
+from purejaxppo.envs.data import STAGES, InitialState, SimData
+from purejaxppo.envs.engines import ENGINES, EngineSettings
+from purejaxppo.envs.registry import (
+    UnknownEnvError,
+    describe,
+    load_task,
+    make,
+    register,
+    registered_ids,
+)
+from purejaxppo.envs.task import MujocoTask, Outcome
 from purejaxppo.envs.wrappers import (
     AutoReset,
     ClipAction,
@@ -13,16 +23,24 @@ from purejaxppo.envs.wrappers import (
 )
 
 __all__ = [
+    "ENGINES",
+    "STAGES",
     "AutoReset",
     "ClipAction",
+    "EngineSettings",
     "Env",
     "EnvError",
+    "InitialState",
+    "MujocoTask",
+    "Outcome",
+    "SimData",
     "State",
     "TimeLimit",
     "UnknownEnvError",
     "Vmap",
     "Wrapper",
     "describe",
+    "load_task",
     "make",
     "register",
     "registered_ids",

@@ -90,6 +90,8 @@ class State(struct.PyTreeNode):
             the state whose value is bootstrapped at a truncation.
         rng: PRNG key for this env's next fresh reset.
         info: env-specific diagnostics (e.g. reward terms), each ``[]``.
+        task: the task's own values for the episode (e.g. a target drawn at reset), any pytree
+            of arrays; replaced, like ``data``, by a fresh reset.
     """
 
     data: Any
@@ -101,6 +103,7 @@ class State(struct.PyTreeNode):
     final_obs: Array
     rng: Array
     info: dict[str, Array] = struct.field(default_factory=dict)
+    task: Any = ()
 
     @classmethod
     def create(cls, data: Any, obs: Array, rng: Array, info: dict | None = None) -> State:

@@ -7,6 +7,9 @@
 // mjData, runs the call's work, and writes the new row and the requested mjData fields out.
 // Results depend on the rows only, never on the thread count or on which thread ran a row.
 //
+// Three calls: reset (mj_resetData, the given parts of the state, mj_forward), step (frame_skip
+// x mj_step with the given controls, then the task's stage) and settle (zero-control steps).
+//
 // Built by hatch_build.py (no link against libmujoco: its symbols are resolved at load time
 // from the library that the mujoco package loaded, which purejaxppo.envs.c.native makes global).
 
@@ -17,6 +20,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -31,38 +36,133 @@ namespace ffi = xla::ffi;
 
 namespace {
 
-// An mjtNum array field of mjData, sized for one model.
+// What runs after the substeps of an env step, before the task reads the data.
+enum Stage { kNone = 0, kRnePost = 1, kStep1 = 2, kForward = 3 };
+
+// An mjData quantity written out after every call: float (mjtNum) or integer (int32) elements.
 struct Field {
   std::string name;
-  mjtNum* (*get)(mjData* d);
-  int size;  // elements per simulation
+  bool is_int = false;
+  int size = 0;  // elements per simulation
+  // writes the field of d into dst: double, float or int32 elements
+  std::function<void(const mjData* d, double* f64, float* f32, int32_t* i32)> write;
 };
 
-// The mjtNum array fields of mjData for model m, by name.
-std::unordered_map<std::string, Field> DataFields(const mjModel* m) {
-  std::unordered_map<std::string, Field> t;
-#define X(type, name, nr, nc)                                                         \
-  if constexpr (std::is_same_v<type, mjtNum>) {                                        \
-    t[#name] = Field{#name, [](mjData* d) -> mjtNum* { return (mjtNum*)d->name; },   \
-                     static_cast<int>(m->nr * (nc))};                                  \
-  }
-#define XNV X
-  MJDATA_POINTERS
-#undef XNV
-#undef X
-  return t;
+template <typename T>
+Field ArrayField(const std::string& name, int size, bool is_int, T* (*get)(const mjData*)) {
+  Field f{name, is_int, size, nullptr};
+  f.write = [get, size](const mjData* d, double* f64, float* f32, int32_t* i32) {
+    const T* src = get(d);
+    for (int i = 0; i < size; ++i) {
+      if (i32) {
+        i32[i] = static_cast<int32_t>(src[i]);
+      } else if (f64) {
+        f64[i] = static_cast<double>(src[i]);
+      } else {
+        f32[i] = static_cast<float>(src[i]);
+      }
+    }
+  };
+  return f;
 }
 
-// One task's physics: a model, its frame skip, and the fields its task reads.
+// One element of each contact, for the first `capacity` contacts; padding after ncon.
+template <typename Get>
+Field ContactField(const std::string& name, int width, bool is_int, int capacity, double pad,
+                   Get get) {
+  Field f{name, is_int, width * capacity, nullptr};
+  f.write = [=](const mjData* d, double* f64, float* f32, int32_t* i32) {
+    for (int c = 0; c < capacity; ++c) {
+      for (int k = 0; k < width; ++k) {
+        double v = c < d->ncon ? get(d->contact[c], k) : pad;
+        int at = c * width + k;
+        if (i32) {
+          i32[at] = static_cast<int32_t>(v);
+        } else if (f64) {
+          f64[at] = v;
+        } else {
+          f32[at] = static_cast<float>(v);
+        }
+      }
+    }
+  };
+  return f;
+}
+
+// The field `name` of mjData for model m; false if the engine offers none by that name.
+bool FindField(const mjModel* m, const std::string& name, int contacts, Field* out) {
+#define X(type, field, nr, nc)                                                            \
+  if (name == #field) {                                                                   \
+    if constexpr (std::is_same_v<type, mjtNum> || std::is_same_v<type, int> ||            \
+                  std::is_same_v<type, mjtBool>) {                                        \
+      *out = ArrayField<type>(#field, static_cast<int>(m->nr * (nc)),                      \
+                              !std::is_same_v<type, mjtNum>,                              \
+                              [](const mjData* d) -> type* { return d->field; });         \
+      return true;                                                                        \
+    }                                                                                     \
+    return false;                                                                         \
+  }
+  MJDATA_POINTERS
+#undef X
+  auto scalar = [&](bool is_int, std::function<double(const mjData*)> get) {
+    Field f{name, is_int, 1, nullptr};
+    f.write = [get](const mjData* d, double* f64, float* f32, int32_t* i32) {
+      double v = get(d);
+      if (i32) {
+        *i32 = static_cast<int32_t>(v);
+      } else if (f64) {
+        *f64 = v;
+      } else {
+        *f32 = static_cast<float>(v);
+      }
+    };
+    *out = f;
+    return true;
+  };
+  if (name == "ncon") return scalar(true, [](const mjData* d) { return d->ncon; });
+  if (name == "ne") return scalar(true, [](const mjData* d) { return d->ne; });
+  if (name == "nf") return scalar(true, [](const mjData* d) { return d->nf; });
+  if (name == "nl") return scalar(true, [](const mjData* d) { return d->nl; });
+  if (name == "nefc") return scalar(true, [](const mjData* d) { return d->nefc; });
+  if (name == "time") return scalar(false, [](const mjData* d) { return d->time; });
+  if (name == "energy") {
+    *out = ArrayField<mjtNum>("energy", 2, false,
+                              [](const mjData* d) -> mjtNum* { return (mjtNum*)d->energy; });
+    return true;
+  }
+  const double inf = std::numeric_limits<double>::infinity();
+  using C = const mjContact&;
+  if (name == "contact.dist") {
+    *out = ContactField(name, 1, false, contacts, inf, [](C c, int) { return c.dist; });
+  } else if (name == "contact.pos") {
+    *out = ContactField(name, 3, false, contacts, 0, [](C c, int k) { return c.pos[k]; });
+  } else if (name == "contact.frame") {
+    *out = ContactField(name, 9, false, contacts, 0, [](C c, int k) { return c.frame[k]; });
+  } else if (name == "contact.includemargin") {
+    *out = ContactField(name, 1, false, contacts, 0, [](C c, int) { return c.includemargin; });
+  } else if (name == "contact.friction") {
+    *out = ContactField(name, 5, false, contacts, 0, [](C c, int k) { return c.friction[k]; });
+  } else if (name == "contact.dim") {
+    *out = ContactField(name, 1, true, contacts, 0, [](C c, int) { return c.dim; });
+  } else if (name == "contact.geom") {
+    *out = ContactField(name, 2, true, contacts, -1, [](C c, int k) { return c.geom[k]; });
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// One task's physics: a model, its frame skip, its stage, and the fields its task reads.
 struct Engine {
   mjModel* model = nullptr;
   int frame_skip = 1;
-  bool rne = false;  // mj_rnePostConstraint after stepping (cfrc_ext), as Gymnasium does
+  int stage = kNone;
   int nthread = 1;
   int nstate = 0;
   int ctrl_offset = 0;  // of ctrl in a state row
-  int qpos_offset = 0;
-  int qvel_offset = 0;
+  std::vector<std::pair<int, int>> init_parts;  // (offset in a row, size) of a reset's inputs
+  int ninit = 0;                                // their total size
+  bool zero_rne = false;  // a reset zeroes mj_rnePostConstraint's outputs, as mj_resetData
   std::vector<mjtNum> reset_row;  // the state mj_resetData gives
   std::vector<Field> fields;      // written out after every call, in this order
 
@@ -105,40 +205,73 @@ Engine* Find(int64_t key) {
   return it == g_engines.end() ? nullptr : it->second.get();
 }
 
+enum Op { kReset = 0, kStep = 1, kSettle = 2 };
+
 // What a call does to each simulation, and where its results go.
 struct Call {
   const Engine* engine;
-  bool step;                 // mj_step x frame_skip (else: mj_forward, a reset)
+  Op op;
+  int steps = 0;             // settle: zero-control steps
+  bool from_default = false;  // settle: the first step completes one begun at the default pose
   mjtNum* state_out;         // (n, nstate)
   std::vector<void*> outs;   // per field: (n, size)
-  bool f64;                  // outs are double (else float)
+  bool f64 = false;          // float outs are double (else float)
 };
+
+void RunStage(const mjModel* m, mjData* d, int stage) {
+  if (stage == kRnePost) {
+    mj_rnePostConstraint(m, d);
+  } else if (stage == kStep1) {
+    mj_step1(m, d);
+  } else if (stage == kForward) {
+    mj_forward(m, d);
+  }
+}
+
+void ZeroRne(const mjModel* m, mjData* d) {
+  mju_zero(d->cacc, 6 * m->nbody);
+  mju_zero(d->cfrc_int, 6 * m->nbody);
+  mju_zero(d->cfrc_ext, 6 * m->nbody);
+}
 
 void RunOne(const mjModel* m, mjData* d, int sim, void* arg) {
   const Call* c = static_cast<const Call*>(arg);
   const Engine* e = c->engine;
-  if (c->step) {
+  if (c->op == kStep) {
     for (int k = 0; k < e->frame_skip; ++k) mj_step(m, d);
-    if (e->rne) mj_rnePostConstraint(m, d);
-  } else {
-    // a reset: mj_resetData zeroes what mj_forward leaves alone, mj_rnePostConstraint's outputs
-    if (e->rne) {
-      mju_zero(d->cacc, 6 * m->nbody);
-      mju_zero(d->cfrc_int, 6 * m->nbody);
-      mju_zero(d->cfrc_ext, 6 * m->nbody);
+    RunStage(m, d, e->stage);
+  } else if (c->op == kReset) {
+    if (e->zero_rne) ZeroRne(m, d);
+    mj_forward(m, d);
+  } else {  // settle: zero controls (already in the row), then the reset's forward pass
+    mjtNum time = d->time;
+    int first = 0;
+    if (c->from_default && m->opt.integrator != mjINT_RK4 && c->steps > 0) {
+      // dm_control's order after a reset: the row's state, with every derived quantity of the
+      // model's default pose, completed by mj_step2
+      std::vector<mjtNum> row(e->nstate);
+      mj_getState(m, d, row.data(), mjSTATE_INTEGRATION);
+      mj_resetData(m, d);
+      mj_forward(m, d);
+      mj_setState(m, d, row.data(), mjSTATE_INTEGRATION);
+      mj_step2(m, d);
+      first = 1;
     }
+    for (int k = first; k < c->steps; ++k) mj_step(m, d);
+    d->time = time;
+    if (e->zero_rne) ZeroRne(m, d);
     mj_forward(m, d);
   }
   mj_getState(m, d, c->state_out + static_cast<size_t>(sim) * e->nstate, mjSTATE_INTEGRATION);
   for (size_t f = 0; f < e->fields.size(); ++f) {
     const Field& field = e->fields[f];
-    const mjtNum* src = field.get(d);
     size_t at = static_cast<size_t>(sim) * field.size;
-    if (c->f64) {
-      std::memcpy(static_cast<double*>(c->outs[f]) + at, src, sizeof(mjtNum) * field.size);
+    if (field.is_int) {
+      field.write(d, nullptr, nullptr, static_cast<int32_t*>(c->outs[f]) + at);
+    } else if (c->f64) {
+      field.write(d, static_cast<double*>(c->outs[f]) + at, nullptr, nullptr);
     } else {
-      float* dst = static_cast<float*>(c->outs[f]) + at;
-      for (int i = 0; i < field.size; ++i) dst[i] = static_cast<float>(src[i]);
+      field.write(d, nullptr, static_cast<float*>(c->outs[f]) + at, nullptr);
     }
   }
 }
@@ -158,17 +291,26 @@ ffi::Error Outputs(const Engine* e, int64_t n, ffi::RemainingRets& rets, Call* c
   if (rets.size() != e->fields.size()) {
     return ffi::Error::InvalidArgument("wrong number of field outputs");
   }
+  bool seen_float = false;
   for (size_t f = 0; f < e->fields.size(); ++f) {
     auto r = rets.get<ffi::AnyBuffer>(f);
     if (r.has_error()) return r.error();
     ffi::AnyBuffer out = **r;
-    bool f64 = out.element_type() == ffi::DataType::F64;
-    if (!IsFloat(out) || (f > 0 && f64 != call->f64)) {
-      return ffi::Error::InvalidArgument("field outputs must all be float32 or all float64");
+    const Field& field = e->fields[f];
+    if (field.is_int) {
+      if (out.element_type() != ffi::DataType::S32) {
+        return ffi::Error::InvalidArgument("output " + field.name + " must be int32");
+      }
+    } else {
+      bool f64 = out.element_type() == ffi::DataType::F64;
+      if (!IsFloat(out) || (seen_float && f64 != call->f64)) {
+        return ffi::Error::InvalidArgument("float outputs must all be float32 or all float64");
+      }
+      call->f64 = f64;
+      seen_float = true;
     }
-    call->f64 = f64;
-    if (static_cast<int64_t>(out.element_count()) != n * e->fields[f].size) {
-      return ffi::Error::InvalidArgument("output " + e->fields[f].name + " has the wrong size");
+    if (static_cast<int64_t>(out.element_count()) != n * field.size) {
+      return ffi::Error::InvalidArgument("output " + field.name + " has the wrong size");
     }
     call->outs.push_back(out.untyped_data());
   }
@@ -193,31 +335,38 @@ ffi::Error Run(Engine::Sized* s, int64_t n, Call* call) {
 
 // Runs a call of n envs: fill(rows) first writes their input rows into the batch's state.
 template <typename Fill>
-ffi::Error Dispatch(Engine* e, int64_t n, bool step, mjtNum* state_out,
-                    ffi::RemainingRets& fields, Fill fill) {
-  Call call{e, step, state_out, {}, false};
-  if (ffi::Error err = Outputs(e, n, fields, &call); err.failure()) return err;
+ffi::Error Dispatch(Engine* e, int64_t n, Call* call, ffi::RemainingRets& fields, Fill fill) {
+  if (ffi::Error err = Outputs(e, n, fields, call); err.failure()) return err;
   std::string error;
   Engine::Sized* s = e->Get(n, &error);
   if (!s) return ffi::Error::Internal(error);
   std::lock_guard<std::mutex> lock(s->mu);
   fill(mjb_state(s->batch));
-  return Run(s, n, &call);
+  return Run(s, n, call);
+}
+
+// The number of envs in a carried state operand, or -1 if its size is not whole rows.
+int64_t Rows(const Engine* e, const ffi::Buffer<ffi::U32>& state,
+             const ffi::Result<ffi::Buffer<ffi::U32>>& state_out) {
+  int64_t n = static_cast<int64_t>(state.element_count()) / (2 * e->nstate);
+  if (n < 1 || static_cast<int64_t>(state.element_count()) != 2 * e->nstate * n ||
+      static_cast<int64_t>(state_out->element_count()) != 2 * e->nstate * n) {
+    return -1;
+  }
+  return n;
 }
 
 ffi::Error StepImpl(int64_t engine, ffi::Buffer<ffi::U32> state, ffi::AnyBuffer ctrl,
                     ffi::Result<ffi::Buffer<ffi::U32>> state_out, ffi::RemainingRets fields) {
   Engine* e = Find(engine);
   if (!e) return ffi::Error::InvalidArgument("unknown C engine (not registered here)");
-  int64_t n = static_cast<int64_t>(state.element_count()) / (2 * e->nstate);
+  int64_t n = Rows(e, state, state_out);
   int nu = e->model->nu;
-  if (n < 1 || static_cast<int64_t>(state.element_count()) != 2 * e->nstate * n ||
-      static_cast<int64_t>(state_out->element_count()) != 2 * e->nstate * n ||
-      !IsFloat(ctrl) || static_cast<int64_t>(ctrl.element_count()) != n * nu) {
+  if (n < 1 || !IsFloat(ctrl) || static_cast<int64_t>(ctrl.element_count()) != n * nu) {
     return ffi::Error::InvalidArgument("C engine step: operands of inconsistent sizes");
   }
-  auto* out = reinterpret_cast<mjtNum*>(state_out->typed_data());
-  return Dispatch(e, n, true, out, fields, [&](mjtNum* rows) {
+  Call call{e, kStep, 0, false, reinterpret_cast<mjtNum*>(state_out->typed_data()), {}, false};
+  return Dispatch(e, n, &call, fields, [&](mjtNum* rows) {
     std::memcpy(rows, state.typed_data(), sizeof(mjtNum) * e->nstate * n);
     for (int64_t i = 0; i < n; ++i) {
       mjtNum* c = rows + i * e->nstate + e->ctrl_offset;
@@ -226,25 +375,42 @@ ffi::Error StepImpl(int64_t engine, ffi::Buffer<ffi::U32> state, ffi::AnyBuffer 
   });
 }
 
-ffi::Error ResetImpl(int64_t engine, ffi::AnyBuffer qpos, ffi::AnyBuffer qvel,
+ffi::Error SettleImpl(int64_t engine, int64_t steps, bool from_default,
+                      ffi::Buffer<ffi::U32> state, ffi::Result<ffi::Buffer<ffi::U32>> state_out,
+                      ffi::RemainingRets fields) {
+  Engine* e = Find(engine);
+  if (!e) return ffi::Error::InvalidArgument("unknown C engine (not registered here)");
+  int64_t n = Rows(e, state, state_out);
+  if (n < 1 || steps < 0) {
+    return ffi::Error::InvalidArgument("C engine settle: operands of inconsistent sizes");
+  }
+  Call call{e, kSettle, static_cast<int>(steps), from_default,
+            reinterpret_cast<mjtNum*>(state_out->typed_data()), {}, false};
+  int nu = e->model->nu;
+  return Dispatch(e, n, &call, fields, [&](mjtNum* rows) {
+    std::memcpy(rows, state.typed_data(), sizeof(mjtNum) * e->nstate * n);
+    for (int64_t i = 0; i < n; ++i) mju_zero(rows + i * e->nstate + e->ctrl_offset, nu);
+  });
+}
+
+ffi::Error ResetImpl(int64_t engine, ffi::AnyBuffer init,
                      ffi::Result<ffi::Buffer<ffi::U32>> state_out, ffi::RemainingRets fields) {
   Engine* e = Find(engine);
   if (!e) return ffi::Error::InvalidArgument("unknown C engine (not registered here)");
-  int nq = e->model->nq, nv = e->model->nv;
-  int64_t n = static_cast<int64_t>(qpos.element_count()) / nq;
-  if (n < 1 || !IsFloat(qpos) || !IsFloat(qvel) ||
-      static_cast<int64_t>(qpos.element_count()) != n * nq ||
-      static_cast<int64_t>(qvel.element_count()) != n * nv ||
+  int64_t n = e->ninit ? static_cast<int64_t>(init.element_count()) / e->ninit : 0;
+  if (n < 1 || !IsFloat(init) || static_cast<int64_t>(init.element_count()) != n * e->ninit ||
       static_cast<int64_t>(state_out->element_count()) != 2 * e->nstate * n) {
     return ffi::Error::InvalidArgument("C engine reset: operands of inconsistent sizes");
   }
-  auto* out = reinterpret_cast<mjtNum*>(state_out->typed_data());
-  return Dispatch(e, n, false, out, fields, [&](mjtNum* rows) {
+  Call call{e, kReset, 0, false, reinterpret_cast<mjtNum*>(state_out->typed_data()), {}, false};
+  return Dispatch(e, n, &call, fields, [&](mjtNum* rows) {
     for (int64_t i = 0; i < n; ++i) {
       mjtNum* row = rows + i * e->nstate;
       std::memcpy(row, e->reset_row.data(), sizeof(mjtNum) * e->nstate);
-      for (int j = 0; j < nq; ++j) row[e->qpos_offset + j] = Read(qpos, i * nq + j);
-      for (int j = 0; j < nv; ++j) row[e->qvel_offset + j] = Read(qvel, i * nv + j);
+      size_t at = static_cast<size_t>(i) * e->ninit;
+      for (const auto& [offset, size] : e->init_parts) {
+        for (int j = 0; j < size; ++j) row[offset + j] = Read(init, at++);
+      }
     }
   });
 }
@@ -264,10 +430,18 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(PjpCStep, StepImpl,
                                   .Ret<ffi::Buffer<ffi::U32>>()
                                   .RemainingRets());
 
+XLA_FFI_DEFINE_HANDLER_SYMBOL(PjpCSettle, SettleImpl,
+                              ffi::Ffi::Bind()
+                                  .Attr<int64_t>("engine")
+                                  .Attr<int64_t>("steps")
+                                  .Attr<bool>("from_default")
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>()
+                                  .RemainingRets());
+
 XLA_FFI_DEFINE_HANDLER_SYMBOL(PjpCReset, ResetImpl,
                               ffi::Ffi::Bind()
                                   .Attr<int64_t>("engine")
-                                  .Arg<ffi::AnyBuffer>()
                                   .Arg<ffi::AnyBuffer>()
                                   .Ret<ffi::Buffer<ffi::U32>>()
                                   .RemainingRets());
@@ -278,37 +452,48 @@ extern "C" {
 int pjp_mujoco_version() { return mjVERSION_HEADER; }
 
 // Registers an engine under key (a hash of everything below, chosen by the caller); a key
-// already registered is kept. fields: comma-separated mjData field names; sizes receives each
-// field's elements per simulation. Returns 0, or -1 with a message in error.
-int pjp_register(int64_t key, const mjModel* m, int frame_skip, int rne, int nthread,
-                 const char* fields, int* sizes, char* error, int error_sz) {
+// already registered is kept. stage: what follows the substeps (enum Stage). fields:
+// comma-separated mjData field names (contact.<name> for the first `contacts` contacts);
+// sizes receives each field's elements per simulation and kinds 1 for an integer field, 0 for
+// a float one. A reset's input is (qpos, qvel, act, mocap_pos, mocap_quat, qacc_warmstart,
+// time) per env. Returns 0, or -1 with a message in error.
+int pjp_register(int64_t key, const mjModel* m, int frame_skip, int stage, int nthread,
+                 const char* fields, int contacts, int* sizes, int* kinds, char* error,
+                 int error_sz) {
   auto fail = [&](const std::string& msg) {
     std::snprintf(error, error_sz, "%s", msg.c_str());
     return -1;
   };
   if (frame_skip < 1) return fail("frame_skip must be positive");
   if (nthread < 1) return fail("the thread count must be at least 1");
+  if (stage < kNone || stage > kForward) return fail("unknown stage");
+  if (contacts < 0) return fail("the contact capacity must not be negative");
   auto e = std::make_unique<Engine>();
   e->model = mj_copyModel(nullptr, m);
   e->frame_skip = frame_skip;
-  e->rne = rne != 0;
+  e->stage = stage;
   e->nthread = nthread;
   e->nstate = mj_stateSize(e->model, mjSTATE_INTEGRATION);
   e->ctrl_offset = Offset(e->model, mjSTATE_CTRL);
-  e->qpos_offset = Offset(e->model, mjSTATE_QPOS);
-  e->qvel_offset = Offset(e->model, mjSTATE_QVEL);
-  auto table = DataFields(e->model);
+  for (int component : {mjSTATE_QPOS, mjSTATE_QVEL, mjSTATE_ACT, mjSTATE_MOCAP_POS,
+                        mjSTATE_MOCAP_QUAT, mjSTATE_WARMSTART, mjSTATE_TIME}) {
+    int size = mj_stateSize(e->model, component);
+    e->init_parts.emplace_back(Offset(e->model, component), size);
+    e->ninit += size;
+  }
   std::stringstream names(fields);
   std::string name;
   while (std::getline(names, name, ',')) {
     if (name.empty()) continue;
-    auto it = table.find(name);
-    if (it == table.end()) {
+    Field field;
+    if (!FindField(e->model, name, contacts, &field)) {
       mj_deleteModel(e->model);
-      return fail("not an mjtNum field of mjData: " + name);
+      return fail("not a numeric field of mjData: " + name);
     }
-    sizes[e->fields.size()] = it->second.size;
-    e->fields.push_back(it->second);
+    if (name == "cacc" || name == "cfrc_int" || name == "cfrc_ext") e->zero_rne = true;
+    sizes[e->fields.size()] = field.size;
+    kinds[e->fields.size()] = field.is_int ? 1 : 0;
+    e->fields.push_back(field);
   }
   mjData* d = mj_makeData(e->model);
   mj_resetData(e->model, d);

@@ -30,6 +30,7 @@ def library_path() -> Path:
 
 STEP_TARGET = "purejaxppo_c_step"
 RESET_TARGET = "purejaxppo_c_reset"
+SETTLE_TARGET = "purejaxppo_c_settle"
 REBUILD = "uv sync --reinstall-package purejaxppo"
 
 
@@ -95,15 +96,18 @@ def library() -> ctypes.CDLL:
         ctypes.c_int64,  # key
         ctypes.c_void_p,  # const mjModel*
         ctypes.c_int,  # frame_skip
-        ctypes.c_int,  # rne
+        ctypes.c_int,  # stage
         ctypes.c_int,  # nthread
         ctypes.c_char_p,  # fields, comma-separated
+        ctypes.c_int,  # contact capacity
         ctypes.POINTER(ctypes.c_int),  # sizes (out)
+        ctypes.POINTER(ctypes.c_int),  # kinds (out)
         ctypes.c_char_p,  # error (out)
         ctypes.c_int,  # error size
     ]
     jax.ffi.register_ffi_target(STEP_TARGET, jax.ffi.pycapsule(lib.PjpCStep), platform="cpu")
     jax.ffi.register_ffi_target(RESET_TARGET, jax.ffi.pycapsule(lib.PjpCReset), platform="cpu")
+    jax.ffi.register_ffi_target(SETTLE_TARGET, jax.ffi.pycapsule(lib.PjpCSettle), platform="cpu")
     return lib
 
 
@@ -111,34 +115,39 @@ def register(
     key: int,
     model: mujoco.MjModel,
     frame_skip: int,
-    rne: bool,
+    stage: int,
     threads: int,
     fields: tuple[str, ...],
-) -> list[int]:
-    """Registers an engine (a copy of ``model``) under ``key``; returns each field's size.
+    contacts: int,
+) -> list[tuple[int, bool]]:
+    """Registers an engine (a copy of ``model``) under ``key``; returns each field's (size, int).
 
     Args:
         key: a signed 64-bit content hash of all the other arguments.
         model: the task's model (copied: later changes to it are not seen).
         frame_skip: ``mj_step`` calls per env step.
-        rne: call ``mj_rnePostConstraint`` after stepping (for ``cfrc_ext``).
+        stage: what runs after them (the index of the stage in ``data.STAGES``).
         threads: threads of each batch, the caller's included.
-        fields: mjData fields written out after every call.
+        fields: mjData fields written out after every call (``contact.<name>`` for contacts).
+        contacts: contacts per env the ``contact.<name>`` fields hold.
     """
     lib = library()
-    sizes = (ctypes.c_int * max(1, len(fields)))()
+    n = max(1, len(fields))
+    sizes, kinds = (ctypes.c_int * n)(), (ctypes.c_int * n)()
     error = ctypes.create_string_buffer(512)
     status = lib.pjp_register(
         key,
         model._address,
         frame_skip,
-        int(rne),
+        stage,
         threads,
         ",".join(fields).encode(),
+        contacts,
         sizes,
+        kinds,
         error,
         len(error),
     )
     if status:
         raise EnvError(f"C engine: {error.value.decode()}")
-    return list(sizes)[: len(fields)]
+    return [(int(s), bool(k)) for s, k in zip(sizes, kinds, strict=True)][: len(fields)]

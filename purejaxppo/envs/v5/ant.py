@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from purejaxppo.envs.v5.task import SimData, V5Task, cfrc_ext, divide
+from purejaxppo.envs.data import InitialState, SimData
+from purejaxppo.envs.task import Outcome
+from purejaxppo.envs.v5.task import V5Task, divide
 from purejaxppo.types import Array
 
 
@@ -15,6 +17,7 @@ class Ant(V5Task):
     (``qpos[2:]``, ``qvel``, ``clip(cfrc_ext[1:], -1, 1)``). ``main_body`` is a body index or name.
     """
 
+    gymnasium_id = "Ant-v5"
     xml_file = "ant.xml"
     frame_skip = 5
     data_fields = ("xpos", "cfrc_ext")
@@ -61,19 +64,19 @@ class Ant(V5Task):
         self.include_cfrc_ext = include_cfrc_ext_in_observation
 
     def _contact_forces(self, data: SimData) -> Array:
-        return jnp.clip(cfrc_ext(data), *self.contact_force_range)
+        return jnp.clip(data.cfrc_ext, *self.contact_force_range)
 
-    def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
+    def initial_state(self, key: Array) -> InitialState:  # noqa: D102
         return self._noisy_init(key, self.reset_noise_scale, "normal")
 
-    def _get_obs(self, data: SimData) -> Array:
+    def observation(self, data: SimData, task: object = ()) -> Array:  # noqa: D102
         qpos = data.qpos[2:] if self.exclude_current_positions else data.qpos
         parts = [qpos, data.qvel]
         if self.include_cfrc_ext:
             parts.append(self._contact_forces(data)[1:].ravel())
         return jnp.concatenate(parts)
 
-    def _reward(self, before: SimData, after: SimData, action: Array):
+    def reward(self, before: SimData, after: SimData, action: Array, task: object = ()) -> Outcome:  # noqa: D102
         b = self.main_body
         xy_velocity = divide(after.xpos[b, :2] - before.xpos[b, :2], self.dt)
         forward = self.forward_reward_weight * xy_velocity[0]
@@ -95,4 +98,4 @@ class Ant(V5Task):
             "reward_contact": -contact_cost,
             "reward_survive": survive,
         }
-        return forward + survive - ctrl_cost - contact_cost, terminated, info
+        return Outcome(forward + survive - ctrl_cost - contact_cost, terminated, info)

@@ -15,7 +15,9 @@ from typing import ClassVar
 import jax.numpy as jnp
 import mujoco
 
-from purejaxppo.envs.v5.task import SimData, V5Task, cfrc_ext, cinert, divide
+from purejaxppo.envs.data import InitialState, SimData
+from purejaxppo.envs.task import Outcome
+from purejaxppo.envs.v5.task import V5Task, divide
 from purejaxppo.types import Array
 
 
@@ -45,16 +47,16 @@ class _HumanoidBody(V5Task):
             include_cfrc_ext_in_observation,
         )
 
-    def _adjust_model_for_mjx(self, mj_model: mujoco.MjModel) -> None:
+    def prepare_model(self, mj_model: mujoco.MjModel, physics: str) -> None:
         if mj_model.opt.solver == mujoco.mjtSolver.mjSOL_PGS:
             mj_model.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON
 
-    def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
+    def initial_state(self, key: Array) -> InitialState:
         return self._noisy_init(key, self.reset_noise_scale, "uniform")
 
-    def _get_obs(self, data: SimData) -> Array:
+    def observation(self, data: SimData, task: object = ()) -> Array:
         qpos = data.qpos[2:] if self.exclude_current_positions else data.qpos
-        optional = (cinert(data)[1:], data.cvel[1:], data.qfrc_actuator[6:], cfrc_ext(data)[1:])
+        optional = (data.cinert[1:], data.cvel[1:], data.qfrc_actuator[6:], data.cfrc_ext[1:])
         parts = [qpos, data.qvel] + [
             x.ravel() for x, on in zip(optional, self.include, strict=True) if on
         ]
@@ -71,6 +73,7 @@ class Humanoid(_HumanoidBody):
     Healthy while ``1 < qpos[2] < 2``; contact cost ``min(5e-7 sum(cfrc_ext^2), 10)``.
     """
 
+    gymnasium_id = "Humanoid-v5"
     xml_file = "humanoid.xml"
     data_fields = (*_HumanoidBody.data_fields, "xipos")
     info_keys = (
@@ -108,7 +111,7 @@ class Humanoid(_HumanoidBody):
         # Gymnasium's mass_center, operation for operation
         return divide(jnp.sum(self._mass * data.xipos, axis=0), jnp.sum(self._mass))[:2]
 
-    def _reward(self, before: SimData, after: SimData, action: Array):
+    def reward(self, before: SimData, after: SimData, action: Array, task: object = ()) -> Outcome:  # noqa: D102
         xy_velocity = divide(self._mass_center_xy(after) - self._mass_center_xy(before), self.dt)
         forward = self.forward_reward_weight * xy_velocity[0]
         zlo, zhi = self.healthy_z_range
@@ -116,7 +119,7 @@ class Humanoid(_HumanoidBody):
         survive = (healthy * self.healthy_reward).astype(forward.dtype)
         ctrl_cost = self._ctrl_cost(action)
         contact_cost = jnp.clip(
-            self.contact_cost_weight * jnp.sum(jnp.square(cfrc_ext(after))),
+            self.contact_cost_weight * jnp.sum(jnp.square(after.cfrc_ext)),
             *self.contact_cost_range,
         )
         terminated = ~healthy if self.terminate_when_unhealthy else jnp.zeros((), bool)
@@ -131,7 +134,7 @@ class Humanoid(_HumanoidBody):
             "reward_ctrl": -ctrl_cost,
             "reward_contact": -contact_cost,
         }
-        return forward + survive - ctrl_cost - contact_cost, terminated, info
+        return Outcome(forward + survive - ctrl_cost - contact_cost, terminated, info)
 
 
 class HumanoidStandup(_HumanoidBody):
@@ -141,6 +144,7 @@ class HumanoidStandup(_HumanoidBody):
     timestep (not dt), as Gymnasium does.
     """
 
+    gymnasium_id = "HumanoidStandup-v5"
     xml_file = "humanoidstandup.xml"
     info_keys = (
         "x_position",
@@ -163,13 +167,13 @@ class HumanoidStandup(_HumanoidBody):
         self.impact_cost_weight = impact_cost_weight
         self.impact_cost_range = impact_cost_range
 
-    def _reward(self, before: SimData, after: SimData, action: Array):
+    def reward(self, before: SimData, after: SimData, action: Array, task: object = ()) -> Outcome:  # noqa: D102
         del before
         # Gymnasium computes (pos_after - 0) / timestep and never applies uph_cost_weight.
         uph = divide(after.qpos[2], float(self.mj_model.opt.timestep))
         ctrl_cost = self._ctrl_cost(action)
         impact = jnp.clip(
-            self.impact_cost_weight * jnp.sum(jnp.square(cfrc_ext(after))), *self.impact_cost_range
+            self.impact_cost_weight * jnp.sum(jnp.square(after.cfrc_ext)), *self.impact_cost_range
         )
         info = {
             "x_position": after.qpos[0],
@@ -179,4 +183,4 @@ class HumanoidStandup(_HumanoidBody):
             "reward_quadctrl": -ctrl_cost,
             "reward_impact": -impact,
         }
-        return uph - ctrl_cost - impact + 1.0, jnp.zeros((), bool), info
+        return Outcome(uph - ctrl_cost - impact + 1.0, jnp.zeros((), bool), info)

@@ -12,7 +12,9 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from purejaxppo.envs.v5.task import SimData, V5Task
+from purejaxppo.envs.data import InitialState, SimData
+from purejaxppo.envs.task import Outcome
+from purejaxppo.envs.v5.task import V5Task
 from purejaxppo.types import Array
 
 
@@ -33,6 +35,7 @@ def _rejection_sample(
 class Reacher(V5Task):
     """Move the fingertip to a target: reward ``-|fingertip - target| - sum(a^2)``; 50 steps."""
 
+    gymnasium_id = "Reacher-v5"
     xml_file = "reacher.xml"
     frame_skip = 2
     max_episode_steps = 50
@@ -48,7 +51,7 @@ class Reacher(V5Task):
         self._fingertip = self.mj_model.body("fingertip").id
         self._target = self.mj_model.body("target").id
 
-    def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
+    def initial_state(self, key: Array) -> InitialState:  # noqa: D102
         k_pos, k_goal, k_vel = jax.random.split(key, 3)
         nq, nv = self.mj_model.nq, self.mj_model.nv
         goal = _rejection_sample(
@@ -56,25 +59,26 @@ class Reacher(V5Task):
         )
         qpos = (self._uniform(k_pos, 0.1, nq) + self.init_qpos).at[-2:].set(goal)
         qvel = (self.init_qvel + self._uniform(k_vel, 0.005, nv)).at[-2:].set(0.0)
-        return qpos, qvel
+        return InitialState(qpos=qpos, qvel=qvel)
 
-    def _get_obs(self, data: SimData) -> Array:
+    def observation(self, data: SimData, task: object = ()) -> Array:  # noqa: D102
         theta = data.qpos[:2]
         to_target = data.xpos[self._fingertip] - data.xpos[self._target]
         return jnp.concatenate(
             [jnp.cos(theta), jnp.sin(theta), data.qpos[2:], data.qvel[:2], to_target[:2]]
         )
 
-    def _reward(self, before: SimData, after: SimData, action: Array):
+    def reward(self, before: SimData, after: SimData, action: Array, task: object = ()) -> Outcome:  # noqa: D102
         vec = after.xpos[self._fingertip] - after.xpos[self._target]
         dist = -jnp.linalg.norm(vec) * self.reward_dist_weight
         ctrl = -jnp.sum(jnp.square(action)) * self.reward_control_weight
-        return dist + ctrl, jnp.zeros((), bool), {"reward_dist": dist, "reward_ctrl": ctrl}
+        return Outcome(dist + ctrl, jnp.zeros((), bool), {"reward_dist": dist, "reward_ctrl": ctrl})
 
 
 class Pusher(V5Task):
     """Push an object to a goal: ``-0.5 |obj - tip| - |obj - goal| - 0.1 sum(a^2)``; 100 steps."""
 
+    gymnasium_id = "Pusher-v5"
     xml_file = "pusher_v5.xml"
     frame_skip = 5
     max_episode_steps = 100
@@ -96,7 +100,7 @@ class Pusher(V5Task):
             self.mj_model.body(n).id for n in ("tips_arm", "object", "goal")
         )
 
-    def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
+    def initial_state(self, key: Array) -> InitialState:  # noqa: D102
         k_obj, k_vel = jax.random.split(key)
         dtype = self.init_qpos.dtype
 
@@ -113,9 +117,9 @@ class Pusher(V5Task):
         obj = _rejection_sample(k_obj, draw, lambda c: jnp.linalg.norm(c - goal) > 0.17)
         qpos = self.init_qpos.at[-4:-2].set(obj).at[-2:].set(goal)
         qvel = (self.init_qvel + self._uniform(k_vel, 0.005, self.mj_model.nv)).at[-4:].set(0.0)
-        return qpos, qvel
+        return InitialState(qpos=qpos, qvel=qvel)
 
-    def _get_obs(self, data: SimData) -> Array:
+    def observation(self, data: SimData, task: object = ()) -> Array:  # noqa: D102
         return jnp.concatenate(
             [
                 data.qpos[:7],
@@ -126,10 +130,10 @@ class Pusher(V5Task):
             ]
         )
 
-    def _reward(self, before: SimData, after: SimData, action: Array):
+    def reward(self, before: SimData, after: SimData, action: Array, task: object = ()) -> Outcome:  # noqa: D102
         obj = after.xpos[self._object]
         near = -jnp.linalg.norm(obj - after.xpos[self._tips]) * self.reward_near_weight
         dist = -jnp.linalg.norm(obj - after.xpos[self._goal]) * self.reward_dist_weight
         ctrl = -jnp.sum(jnp.square(action)) * self.reward_control_weight
         info = {"reward_dist": dist, "reward_ctrl": ctrl, "reward_near": near}
-        return dist + ctrl + near, jnp.zeros((), bool), info
+        return Outcome(dist + ctrl + near, jnp.zeros((), bool), info)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from purejaxppo.envs.v5.task import SimData, V5Task
+from purejaxppo.envs.data import InitialState, SimData
+from purejaxppo.envs.task import Outcome
+from purejaxppo.envs.v5.task import V5Task
 from purejaxppo.types import Array
 
 
 class InvertedPendulum(V5Task):
     """Balance a pole on a cart: reward 1 per step; terminated when ``|qpos[1]| > 0.2``."""
 
+    gymnasium_id = "InvertedPendulum-v5"
     xml_file = "inverted_pendulum.xml"
     frame_skip = 2
     info_keys = ("reward_survive",)
@@ -19,17 +22,17 @@ class InvertedPendulum(V5Task):
         super().__init__(**physics)
         self.reset_noise_scale = reset_noise_scale
 
-    def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
+    def initial_state(self, key: Array) -> InitialState:  # noqa: D102
         return self._noisy_init(key, self.reset_noise_scale, "uniform")
 
-    def _get_obs(self, data: SimData) -> Array:
+    def observation(self, data: SimData, task: object = ()) -> Array:  # noqa: D102
         return jnp.concatenate([data.qpos, data.qvel])
 
-    def _reward(self, before: SimData, after: SimData, action: Array):
-        obs = self._get_obs(after)
+    def reward(self, before: SimData, after: SimData, action: Array, task: object = ()) -> Outcome:  # noqa: D102
+        obs = self.observation(after)
         terminated = ~jnp.all(jnp.isfinite(obs)) | (jnp.abs(obs[1]) > 0.2)
         reward = (~terminated).astype(obs.dtype)
-        return reward, terminated, {"reward_survive": reward}
+        return Outcome(reward, terminated, {"reward_survive": reward})
 
 
 class InvertedDoublePendulum(V5Task):
@@ -38,6 +41,7 @@ class InvertedDoublePendulum(V5Task):
     ``(x, _, y)`` is the tip site's position; terminated when ``y <= 1``.
     """
 
+    gymnasium_id = "InvertedDoublePendulum-v5"
     xml_file = "inverted_double_pendulum.xml"
     frame_skip = 5
     data_fields = ("site_xpos", "qfrc_constraint")
@@ -48,10 +52,10 @@ class InvertedDoublePendulum(V5Task):
         self.healthy_reward = healthy_reward
         self.reset_noise_scale = reset_noise_scale
 
-    def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
+    def initial_state(self, key: Array) -> InitialState:  # noqa: D102
         return self._noisy_init(key, self.reset_noise_scale, "normal")
 
-    def _get_obs(self, data: SimData) -> Array:
+    def observation(self, data: SimData, task: object = ()) -> Array:  # noqa: D102
         return jnp.concatenate(
             [
                 data.qpos[:1],
@@ -62,7 +66,7 @@ class InvertedDoublePendulum(V5Task):
             ]
         )
 
-    def _reward(self, before: SimData, after: SimData, action: Array):
+    def reward(self, before: SimData, after: SimData, action: Array, task: object = ()) -> Outcome:  # noqa: D102
         x, _, y = after.site_xpos[0]
         terminated = y <= 1.0
         dist_penalty = 0.01 * x**2 + (y - 2.0) ** 2
@@ -73,4 +77,4 @@ class InvertedDoublePendulum(V5Task):
             "distance_penalty": -dist_penalty,
             "velocity_penalty": -vel_penalty,
         }
-        return alive - dist_penalty - vel_penalty, terminated, info
+        return Outcome(alive - dist_penalty - vel_penalty, terminated, info)

@@ -11,7 +11,9 @@ import math
 
 import jax.numpy as jnp
 
-from purejaxppo.envs.v5.task import SimData, V5Task, divide
+from purejaxppo.envs.data import InitialState, SimData
+from purejaxppo.envs.task import Outcome
+from purejaxppo.envs.v5.task import V5Task, divide
 from purejaxppo.types import Array
 
 
@@ -54,14 +56,14 @@ class _PlanarWalker(V5Task):
         (zlo, zhi), (alo, ahi) = self.healthy_z_range, self.healthy_angle_range
         return (zlo < z) & (z < zhi) & (alo < angle) & (angle < ahi)
 
-    def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
+    def initial_state(self, key: Array) -> InitialState:
         return self._noisy_init(key, self.reset_noise_scale, "uniform")
 
-    def _get_obs(self, data: SimData) -> Array:
+    def observation(self, data: SimData, task: object = ()) -> Array:
         qpos = data.qpos[1:] if self.exclude_current_positions else data.qpos
         return jnp.concatenate([qpos, jnp.clip(data.qvel, -10.0, 10.0)])
 
-    def _reward(self, before: SimData, after: SimData, action: Array):
+    def reward(self, before: SimData, after: SimData, action: Array, task: object = ()) -> Outcome:
         x_velocity = divide(after.qpos[0] - before.qpos[0], self.dt)
         forward = self.forward_reward_weight * x_velocity
         healthy = self.is_healthy(after)
@@ -76,7 +78,7 @@ class _PlanarWalker(V5Task):
             "reward_ctrl": -ctrl_cost,
             "reward_survive": survive.astype(forward.dtype),
         }
-        return forward + survive - ctrl_cost, terminated, info
+        return Outcome(forward + survive - ctrl_cost, terminated, info)
 
 
 class Hopper(_PlanarWalker):
@@ -86,6 +88,7 @@ class Hopper(_PlanarWalker):
     ``qpos[1] > 0.7`` and ``|qpos[2]| < 0.2``.
     """
 
+    gymnasium_id = "Hopper-v5"
     xml_file = "hopper.xml"
 
     def __init__(self, healthy_state_range: tuple[float, float] = (-100.0, 100.0), **kwargs):
@@ -101,6 +104,7 @@ class Hopper(_PlanarWalker):
 class Walker2d(_PlanarWalker):
     """Walk forward; healthy while ``0.8 < qpos[1] < 2`` and ``|qpos[2]| < 1``; 17 observations."""
 
+    gymnasium_id = "Walker2d-v5"
     xml_file = "walker2d_v5.xml"
 
     def __init__(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from purejaxppo.envs.v5.task import SimData, V5Task, divide
+from purejaxppo.envs.data import InitialState, SimData
+from purejaxppo.envs.task import Outcome
+from purejaxppo.envs.v5.task import V5Task, divide
 from purejaxppo.types import Array
 
 
 class Swimmer(V5Task):
     """Swim along +x: reward ``dx/dt - 1e-4 sum(a^2)``; never terminates; 8 observations."""
 
+    gymnasium_id = "Swimmer-v5"
     xml_file = "swimmer.xml"
     frame_skip = 4
     info_keys = (
@@ -37,14 +40,14 @@ class Swimmer(V5Task):
         self.reset_noise_scale = reset_noise_scale
         self.exclude_current_positions = exclude_current_positions_from_observation
 
-    def _reset_qpos_qvel(self, key: Array) -> tuple[Array, Array]:
+    def initial_state(self, key: Array) -> InitialState:  # noqa: D102
         return self._noisy_init(key, self.reset_noise_scale, "uniform")
 
-    def _get_obs(self, data: SimData) -> Array:
+    def observation(self, data: SimData, task: object = ()) -> Array:  # noqa: D102
         qpos = data.qpos[2:] if self.exclude_current_positions else data.qpos
         return jnp.concatenate([qpos, data.qvel])
 
-    def _reward(self, before: SimData, after: SimData, action: Array):
+    def reward(self, before: SimData, after: SimData, action: Array, task: object = ()) -> Outcome:  # noqa: D102
         xy_velocity = divide(after.qpos[:2] - before.qpos[:2], self.dt)
         forward = self.forward_reward_weight * xy_velocity[0]
         ctrl_cost = self.ctrl_cost_weight * jnp.sum(jnp.square(action))
@@ -57,4 +60,4 @@ class Swimmer(V5Task):
             "reward_forward": forward,
             "reward_ctrl": -ctrl_cost,
         }
-        return forward - ctrl_cost, jnp.zeros((), bool), info
+        return Outcome(forward - ctrl_cost, jnp.zeros((), bool), info)

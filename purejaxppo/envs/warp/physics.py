@@ -33,14 +33,17 @@ import numpy as np
 from mujoco import mjx
 
 from purejaxppo.envs.base import EnvError, broadcast_unbatched
-from purejaxppo.envs.c.physics import CData
+from purejaxppo.envs.data import ACCELERATION, CONTACT, FieldSpec, InitialState, SimData
 from purejaxppo.types import Array
 
-_STATE = ("qpos", "qvel", "act", "qacc_warmstart", "time")
+_STATE = ("qpos", "qvel", "act", "mocap_pos", "mocap_quat", "qacc_warmstart", "time")
 """What a step carries from one env step to the next (what ``mj_step`` reads of mjData here)."""
 
 _RNE_POST = ("cacc", "cfrc_int", "cfrc_ext")
 """What ``mj_rnePostConstraint`` computes: zero after a reset in C MuJoCo."""
+
+_C_ONLY = ("ne", "nf", "nl", "nefc", "energy")
+"""Fields the Warp engine does not hand to tasks (their per-world values are its internals)."""
 
 _CAPACITY = 1 | 2 | 4 | 8 | 16
 """The bits of MuJoCo Warp's ``overflow`` that mean a buffer ran out (the others report e.g. a
@@ -52,17 +55,18 @@ _OVERFLOWS = {1: "constraint rows (njmax)", 2: "constraint Jacobian non-zeros (n
 """MuJoCo Warp's overflow bits (``OverflowType``) and the capacity each asks to raise."""
 
 
-class WarpData(CData):
+class WarpData(SimData):
     """One env's state on the Warp engine and the fields its task reads.
 
     Attributes:
-        state: ``qpos [nq]``, ``qvel [nv]``, ``act [na]``, ``qacc_warmstart [nv]``, ``time []``
-            (float32) and ``overflow []`` (int32, MuJoCo Warp's bitmask of exhausted
-            capacities; 0 when none ran out).
-        fields: the mjData fields the task reads, by name (``data.xpos``, ...).
+        state: ``qpos [nq]``, ``qvel [nv]``, ``act [na]``, ``mocap_pos [nmocap, 3]``,
+            ``mocap_quat [nmocap, 4]``, ``qacc_warmstart [nv]``, ``time []`` (float32) and
+            ``overflow []`` (int32, MuJoCo Warp's bitmask of exhausted capacities; 0 when none
+            ran out).
+        fields: the mjData fields the task reads, by name (see :class:`SimData`).
     """
 
-    state: dict[str, Array]  # type: ignore[assignment]
+    state: dict[str, Array]
 
 
 class WarpPhysics:
@@ -71,13 +75,16 @@ class WarpPhysics:
     Args:
         mj_model: the task's model, with the settings MJX needs already applied (Newton).
         frame_skip: ``mj_step`` calls per env step.
-        fields: mjData fields the task reads besides qpos and qvel.
+        stage: what runs after them (:data:`purejaxppo.envs.data.STAGES`).
+        fields: the fields the task reads.
+        contacts: contacts per env that ``contact.<name>`` fields hold.
         naconmax_per_env: contacts allocated per env of a batch (default: MuJoCo Warp's
             estimate for one world).
         njmax: constraint rows allocated per env (default: MuJoCo Warp's estimate).
 
     Raises:
-        EnvError: warp-lang is missing, float64 was asked for, or a capacity is not positive.
+        EnvError: warp-lang is missing, float64 was asked for, a capacity is not positive, or a
+            field MuJoCo Warp does not compute.
     """
 
     name = "warp"
@@ -86,7 +93,9 @@ class WarpPhysics:
         self,
         mj_model: mujoco.MjModel,
         frame_skip: int,
-        fields: tuple[str, ...],
+        stage: str,
+        fields: tuple[FieldSpec, ...],
+        contacts: int = 0,
         naconmax_per_env: int | None = None,
         njmax: int | None = None,
     ):
@@ -106,17 +115,36 @@ class WarpPhysics:
                 raise EnvError(f"{name} must be a positive integer, got {value!r}")
         self.mj_model = mj_model
         self.frame_skip = int(frame_skip)
-        self.fields = tuple(f for f in fields if f not in ("qpos", "qvel"))
+        self.stage = stage
+        self.fields = fields
+        self.contacts = contacts
         self.naconmax_per_env = naconmax_per_env or warp_io._default_nconmax(mj_model)
         self.njmax = njmax or warp_io._default_njmax(mj_model)
         self.dtype = jnp.float32
         self.device = jax.devices()[0]
-        model = mjx.put_model(mj_model, impl="warp", device=self.device)
+        names = {f.name for f in fields}
+        try:
+            model = mjx.put_model(mj_model, impl="warp", device=self.device)
+        except (NotImplementedError, ValueError) as e:
+            raise EnvError(f"MuJoCo Warp cannot run this model ({e}); physics='c' can") from None
         impl = model.opt._impl.replace(
-            run_rne_postconstraint="cfrc_ext" in self.fields,  # as Gymnasium's rnePostConstraint
+            run_rne_postconstraint=bool(names & set(_RNE_POST)),  # as rnePostConstraint
             warn_overflow=False,  # reported through the state instead
         )
         self.model = model.replace(opt=model.opt.replace(_impl=impl))
+        template = self._template(1)
+        for f in fields:
+            why = _why_not(template, f)
+            if why:
+                raise EnvError(
+                    f"the Warp engine cannot give mjData.{f.name}: {why}; physics='c' can"
+                )
+        sensors = [(a, d) for a, d, s in zip(
+            mj_model.sensor_adr, mj_model.sensor_dim, mj_model.sensor_needstage, strict=True
+        ) if s == mujoco.mjtStage.mjSTAGE_ACC]  # fmt: skip
+        self._acc_sensors = np.concatenate(
+            [np.arange(a, a + d) for a, d in sensors] or [np.zeros(0, int)]
+        )
 
     @functools.cache  # noqa: B019 (one template per batch size, for the life of the engine)
     def _template(self, batch: int) -> Any:
@@ -130,17 +158,25 @@ class WarpPhysics:
                 njmax=self.njmax,
             )
 
-    def _read(self, d: Any) -> WarpData:
-        """The light state and the task's fields of one world's ``Data`` (under ``vmap``)."""
-        state = {name: getattr(d, name) for name in _STATE}
-        overflow = jnp.asarray(d._impl.overflow, jnp.int32).reshape(()) & _CAPACITY
-        state["qpos"] = jnp.where(overflow == 0, state["qpos"], jnp.nan)
-        state["overflow"] = overflow
-        fields = {name: _field(d, name) for name in ("qpos", "qvel", *self.fields)}
-        fields["qpos"] = state["qpos"]
-        return WarpData(state=state, fields=fields)
+    def _read(self, d: Any, size: int) -> WarpData:
+        """The light state and the task's fields of a batch's ``Data`` (``size`` worlds)."""
 
-    def _batched(self, fn: Any, *args: Array) -> WarpData:
+        def one(d: Any) -> WarpData:
+            state = {name: getattr(d, name) for name in _STATE}
+            overflow = jnp.asarray(d._impl.overflow, jnp.int32).reshape(()) & _CAPACITY
+            state["qpos"] = jnp.where(overflow == 0, state["qpos"], jnp.nan)
+            state["overflow"] = overflow
+            fields = {f.name: _field(d, f.name) for f in self.fields if not _pooled(f.name)}
+            fields["qpos"] = state["qpos"]
+            return WarpData(state=state, fields=fields)
+
+        out = jax.vmap(one)(d)
+        if any(_pooled(f.name) for f in self.fields):
+            pooled = _contacts(d, size, self.contacts, self.fields)
+            out = out.replace(fields={**out.fields, **pooled})
+        return out
+
+    def _batched(self, fn: Any, *args: Any) -> WarpData:
         """``fn(batch, *args)`` over a batch axis, the batch size read from ``vmap``."""
 
         @jax.custom_batching.custom_vmap
@@ -159,43 +195,137 @@ class WarpPhysics:
 
         return one(*args)
 
-    def reset(self, qpos: Array, qvel: Array) -> WarpData:
-        """``mj_resetData``, set qpos and qvel, ``mj_forward``: Gymnasium's ``set_state``.
+    def _data(self, size: int, state: dict, ctrl: Array | None = None) -> Any:
+        template = self._template(size)
+
+        def one(s: dict, c: Array | None) -> Any:
+            parts = {k: s[k].astype(jnp.float32) for k in _STATE}
+            return template.replace(**parts) if c is None else template.replace(**parts, ctrl=c)
+
+        return jax.vmap(one)(state, ctrl)
+
+    def reset(self, initial: InitialState) -> WarpData:
+        """``mj_resetData``, the initial state's parts set, ``mj_forward``.
 
         Args:
-            qpos: ``[nq]``.
-            qvel: ``[nv]``.
+            initial: a completed :class:`InitialState` (every part given).
         """
+        parts = {p: getattr(initial, p) for p in InitialState.PARTS}
 
-        def batch(size: int, qpos: Array, qvel: Array) -> WarpData:
-            template = self._template(size)
-            d = jax.vmap(lambda q, v: template.replace(qpos=q, qvel=v))(
-                qpos.astype(jnp.float32), qvel.astype(jnp.float32)
-            )
+        def batch(size: int, parts: dict) -> WarpData:
+            d = self._data(size, parts)
             d = jax.vmap(lambda d: mjx.forward(self.model, d))(d)
-            out = jax.vmap(self._read)(d)
+            out = self._read(d, size)
             # mj_forward leaves rnePostConstraint's outputs as mj_resetData zeroed them; Warp's
             # forward computes them when the model asks for them in steps
             zeroed = {k: jnp.zeros_like(v) if k in _RNE_POST else v for k, v in out.fields.items()}
             return out.replace(fields=zeroed)
 
-        return self._batched(batch, qpos, qvel)
+        return self._batched(batch, parts)
 
     def step(self, data: WarpData, action: Array) -> WarpData:
-        """``frame_skip`` physics steps with ``ctrl = action`` (what ``do_simulation`` does)."""
+        """``frame_skip`` physics steps with ``ctrl = action``, then the stage."""
 
         def batch(size: int, state: dict, ctrl: Array) -> WarpData:
-            template = self._template(size)
-            d = jax.vmap(lambda s, c: template.replace(**{k: s[k] for k in _STATE}, ctrl=c))(
-                state, ctrl.astype(jnp.float32)
-            )
+            d = self._data(size, state, ctrl.astype(jnp.float32))
             step = jax.vmap(lambda d: mjx.step(self.model, d))
             d = jax.lax.fori_loop(0, self.frame_skip, lambda _, d: step(d), d)
-            out = jax.vmap(self._read)(d)
+            if self.stage in ("step1", "forward"):
+                stepped = d
+                d = jax.vmap(lambda d: mjx.forward(self.model, d))(d)
+            out = self._read(d, size)
+            if self.stage == "step1":  # the acceleration stage as the last substep left it
+                out = out.replace(fields=self._splice(out.fields, self._read(stepped, size)))
             previous = state["overflow"]  # once exhausted, stays flagged
             return out.replace(state={**out.state, "overflow": out.state["overflow"] | previous})
 
-        return self._batched(batch, data.state, action)  # type: ignore[arg-type]
+        return self._batched(batch, data.state, action)
+
+    def _splice(self, new: dict[str, Array], old: WarpData) -> dict[str, Array]:
+        out = dict(new)
+        for name in new:
+            if name in ACCELERATION:
+                out[name] = old.fields[name]
+            elif name == "sensordata" and self._acc_sensors.size:
+                idx = self._acc_sensors
+                out[name] = new[name].at[..., idx].set(old.fields[name][..., idx])
+        return out
+
+    def settle(self, data: WarpData, steps: int, from_default_pose: bool = False) -> WarpData:
+        """``steps`` zero-control steps, the time kept, then ``mj_forward``.
+
+        ``from_default_pose`` (dm_control's first step after a reset) is C MuJoCo's alone: here
+        every step is a whole ``mjx.step``.
+        """
+        del from_default_pose
+
+        def batch(size: int, state: dict) -> WarpData:
+            d = self._data(size, state)
+            step = jax.vmap(lambda d: mjx.step(self.model, d))
+            d = jax.lax.fori_loop(0, steps, lambda _, d: step(d), d)
+            d = d.replace(time=state["time"].astype(jnp.float32))
+            d = jax.vmap(lambda d: mjx.forward(self.model, d))(d)
+            out = self._read(d, size)
+            zeroed = {k: jnp.zeros_like(v) if k in _RNE_POST else v for k, v in out.fields.items()}
+            return out.replace(
+                fields=zeroed,
+                state={**out.state, "overflow": state["overflow"] | out.state["overflow"]},
+            )
+
+        return self._batched(batch, data.state)
+
+    def view(self, data: WarpData) -> WarpData:
+        """What the task reads of ``data``: the data itself."""
+        return data
+
+
+def _pooled(name: str) -> bool:
+    return name == "ncon" or name.startswith("contact.")
+
+
+def _why_not(template: Any, f: FieldSpec) -> str | None:
+    if f.name in _C_ONLY:
+        return "MuJoCo Warp keeps it as an internal"
+    if _pooled(f.name):
+        return None
+    try:
+        value = _field(template, f.name)
+    except AttributeError:
+        return "MuJoCo Warp does not compute it"
+    if tuple(np.shape(value)) != f.shape:
+        return f"MuJoCo Warp keeps it in another layout ({np.shape(value)}, not {f.shape})"
+    return None
+
+
+def _contacts(d: Any, size: int, capacity: int, fields: tuple[FieldSpec, ...]) -> dict:
+    """``ncon`` and the contact fields per world, from MuJoCo Warp's contacts of the batch.
+
+    The batch's contacts sit in one pool (``naconmax`` rows, the first ``nacon`` in use, each
+    with its world's index); a stable sort by world gives each world's in MuJoCo Warp's order.
+    """
+    impl = d._impl
+    pool = impl.contact__worldid.shape[0]
+    used = jnp.arange(pool) < jnp.reshape(impl.nacon, (-1,))[0]
+    world = jnp.where(used, impl.contact__worldid, size)
+    order = jnp.argsort(world, stable=True)
+    counts = jnp.zeros(size + 1, jnp.int32).at[world].add(1)[:size]
+    starts = jnp.cumsum(counts) - counts
+    slot = starts[:, None] + jnp.arange(capacity)[None, :]  # [size, capacity]
+    valid = jnp.arange(capacity)[None, :] < counts[:, None]
+    rows = order[jnp.clip(slot, 0, pool - 1)]
+    out = {}
+    for f in fields:
+        if f.name == "ncon":
+            out["ncon"] = counts
+        elif f.name.startswith("contact."):
+            part = f.name.removeprefix("contact.")
+            width, is_int = CONTACT[part]
+            values = getattr(impl, f"contact__{part}").reshape(pool, width)[rows]
+            pad = jnp.inf if part == "dist" else (-1 if part == "geom" else 0)
+            values = jnp.where(valid[..., None], values, pad)
+            values = values.astype(jnp.int32) if is_int else values.astype(jnp.float32)
+            out[f.name] = values.reshape((size, *f.shape))
+    return out
 
 
 def _init_warp() -> None:
