@@ -81,12 +81,12 @@ def test_render_writes_a_video(pendulum_run, tmp_path, capsys):
     assert "frames" in capsys.readouterr().out
 
 
-def test_render_refuses_an_env_without_a_gymnasium_twin(tmp_path):
+def test_render_refuses_an_env_that_is_not_a_mujoco_task(tmp_path):
     main(["train", "--env", "probe/constant", "--runs-dir", str(tmp_path), "--total-timesteps",
           "512", "--num-envs", "8", "--batch-size", "256", "--crosscheck-episodes", "0",
           "--no-progress"])  # fmt: skip
     (run,) = list(tmp_path.iterdir())
-    with pytest.raises(SystemExit, match="no Gymnasium twin"):
+    with pytest.raises(SystemExit, match="is not a MuJoCo task: render draws MuJoCo tasks"):
         main(["render", str(run), "--out", str(tmp_path / "x.mp4")])
 
 

@@ -10,9 +10,8 @@ from typing import Annotated, Literal
 import tyro
 
 from purejaxppo.config import ConfigError, PPOConfig
-from purejaxppo.envs import make, registered_ids
-from purejaxppo.envs.v5 import V5_TASKS
-from purejaxppo.envs.v5.task import resolve_physics
+from purejaxppo.envs import EngineSettings, registry
+from purejaxppo.envs.task import MujocoTask
 from purejaxppo.runs.policy import OUR_KWARGS
 
 DEFAULT_ENV = "HalfCheetah-v5"
@@ -23,12 +22,13 @@ class EnvArgs:
     """The environment and its settings."""
 
     env: str = DEFAULT_ENV
-    """Environment id (see `purejaxppo envs`)."""
+    """Environment id (see `purejaxppo envs`), or a task of your own: module:Class (the working
+    directory importable) or path/to/file.py:Class."""
     env_kwargs: tuple[str, ...] = ()
     """Constructor keywords as NAME=VALUE, VALUE in JSON (Gymnasium's for the v5 tasks), e.g.
     --env-kwargs ctrl_cost_weight=0.05 healthy_z_range=[0.8,2]."""
     physics: Literal["auto", "c", "mjx", "warp"] = "auto"
-    """Physics engine of the v5 tasks: c (C MuJoCo, for CPUs), mjx (for GPUs and TPUs), warp
+    """Physics engine of MuJoCo tasks: c (C MuJoCo, for CPUs), mjx (for GPUs and TPUs), warp
     (MuJoCo Warp, for NVIDIA GPUs; the warp extra), or auto (c when JAX's backend is the CPU, mjx
     on a GPU or TPU)."""
     threads: int | None = None
@@ -36,9 +36,9 @@ class EnvArgs:
     backend: str = "mjx"
     """Brax's physics backend, for brax/<name> ids: mjx, generalized, positional or spring."""
     solver_iterations: int | None = None
-    """Cap on MJX's constraint-solver iterations for the v5 tasks (None: exact, the XML's)."""
+    """Cap on MJX's constraint-solver iterations (None: exact, the model's)."""
     ls_iterations: int | None = None
-    """Cap on MJX's line-search iterations for the v5 tasks (None: exact, the XML's)."""
+    """Cap on MJX's line-search iterations (None: exact, the model's)."""
     naconmax_per_env: int | None = None
     """The Warp engine's contacts per env of a batch (None: MuJoCo Warp's estimate)."""
     njmax: int | None = None
@@ -48,41 +48,33 @@ class EnvArgs:
     fixed-length line search on a GPU or TPU), early_exit, or fixed (also the Newton loop)."""
 
     def kwargs(self) -> dict:
-        """The env's constructor keywords, the engine resolved (``c`` or ``mjx``), checked.
+        """The env's constructor keywords, the engine resolved (``c``, ``mjx`` or ``warp``).
 
         Raises:
             UnknownEnvError: an unknown id (naming the close matches).
-            EnvError: an unknown keyword (naming the close matches) or a bad engine setting.
+            EnvError: a task that cannot be loaded, an unknown keyword (naming the close
+                matches) or a bad engine setting.
             ConfigError: a malformed NAME=VALUE, or an engine flag for an env without engines.
         """
-        if not self.env.startswith("brax/") and self.env not in registered_ids(False):
-            make(self.env)  # raises UnknownEnvError, naming the close matches
-        v5 = self.env in V5_TASKS
-        if not v5 and (self.physics != "auto" or self.threads is not None):
+        made_by = registry.factory(self.env)
+        settings = EngineSettings(
+            self.physics, self.threads, self.solver_iterations, self.ls_iterations,
+            self.solver_loops, self.naconmax_per_env, self.njmax,
+        )  # fmt: skip
+        engine_flags = settings != EngineSettings()
+        mujoco = isinstance(made_by, type) and issubclass(made_by, MujocoTask)
+        if not mujoco and engine_flags:
+            brax = " (its Brax backend is --backend)" if self.env.startswith("brax/") else ""
             raise ConfigError(
-                f"--physics and --threads choose the engine of the v5 tasks; {self.env} has none"
-                + (" (its Brax backend is --backend)" if self.env.startswith("brax/") else "")
+                "--physics and the engine's flags choose the engine of MuJoCo tasks; "
+                f"{self.env} has none{brax}"
             )
         given = parse_env_kwargs(self.env_kwargs)
         if self.env.startswith("brax/"):
             return {"backend": self.backend} | given
-        if not v5:
+        if not mujoco:
             return given
-        engine = {
-            "threads": self.threads,
-            "solver_iterations": self.solver_iterations,
-            "ls_iterations": self.ls_iterations,
-            "solver_loops": self.solver_loops,
-            "naconmax_per_env": self.naconmax_per_env,
-            "njmax": self.njmax,
-        }
-        physics = self.physics
-        if physics == "auto" and (self.naconmax_per_env or self.njmax):
-            physics = "warp"  # these are the Warp engine's settings
-        elif physics == "auto" and any(engine[k] for k in engine if k != "threads"):
-            physics = "mjx"  # these are MJX's settings
-        out = {"physics": resolve_physics(physics)}
-        return out | {k: v for k, v in engine.items() if v is not None} | given
+        return settings.resolved().to_kwargs() | given
 
 
 def parse_env_kwargs(items: tuple[str, ...]) -> dict:

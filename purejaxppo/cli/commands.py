@@ -57,7 +57,7 @@ def run_train(args: Train) -> session.Outcome:
     else:
         cfg = args.config.validate()
         kwargs = args.env.kwargs()
-        pjp.envs.make(args.env.env, **kwargs)  # a bad keyword fails here, before anything is made
+        _check_env(args.env.env, kwargs)  # a bad keyword or task fails here, before anything
         if args.num_seeds < 1:
             raise pjp.ConfigError(f"num_seeds must be at least 1, got {args.num_seeds}")
         if not asked and jax.process_count() > 1:
@@ -77,6 +77,7 @@ def run_train(args: Train) -> session.Outcome:
             ),
             preset=resolve(args.preset or "seed", args.env.env, cfg.total_timesteps),
             mesh=layout if layout.devices > 1 else None,
+            env_origin=pjp.envs.registry.origin(args.env.env),
         )
         path = Path(hosts.writer_does(lambda: str(run_dir.new_run_dir(args.runs_dir, spec))))
         device = jax.devices()[0].device_kind
@@ -202,7 +203,9 @@ def run_sweep(args: Sweep) -> dict:
                 "--grid is empty: give NAME=V1,V2 for one or more PPOConfig fields"
             )
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = args.out_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', env_id)}__{stamp}"
+        name = env_id.rpartition(":")[2]  # a task named by its file or module: its class
+        out = args.out_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', name)}__{stamp}"
+        _check_env(env_id, kwargs)
     env = pjp.envs.make(env_id, **kwargs)
     split = "".join(f" --{n} {v}" for n, v in (("devices", args.devices), ("mesh", args.mesh)) if v)
     again = f"purejaxppo sweep --resume {out}{split}"  # the same split: the same results
@@ -226,6 +229,13 @@ def run_sweep(args: Sweep) -> dict:
     print(sweep.markdown(result["meta"], result["rows"]))
     print(f"  wrote {out / sweep.RESULT} and {sweep.TABLE}")
     return result
+
+
+def _check_env(env_id: str, kwargs: dict) -> None:
+    """Builds the env once and runs its checks (a MuJoCo task's: one reset), before any file."""
+    env = pjp.envs.make(env_id, **kwargs)
+    if isinstance(env.unwrapped, pjp.envs.MujocoTask):
+        env.unwrapped.check()
 
 
 def run_envs() -> None:

@@ -1,6 +1,7 @@
-"""``purejaxppo render``: a video of a saved policy in Gymnasium's own task (C MuJoCo).
+"""``purejaxppo render``: a video of a saved policy in the task's Gymnasium twin (C MuJoCo).
 
-Frames come from Gymnasium's renderer, which needs OpenGL. The camera is the XML's ``track``
+Frames come from Gymnasium's renderer, which needs OpenGL; a task with no Gymnasium twin is
+stepped by the run's own engine and drawn by MuJoCo's renderer. The camera is the XML's ``track``
 camera (it follows the robot's centre of mass) where the task has one, else Gymnasium's
 default. Without a display, MuJoCo renders off-screen through EGL (GPU or Mesa's software EGL)
 or OSMesa, chosen by the ``MUJOCO_GL`` environment variable; the CLI sets ``MUJOCO_GL=egl``
@@ -17,11 +18,14 @@ from typing import Any
 
 import gymnasium as gym
 import imageio.v2 as imageio
+import jax
+import jax.numpy as jnp
 import mujoco
 import numpy as np
 
-from purejaxppo.envs.v5.task import quiet_model_compiler
-from purejaxppo.runs.policy import gymnasium_id, gymnasium_kwargs, load_policy
+from purejaxppo.envs.task import MujocoTask, quiet_model_compiler
+from purejaxppo.envs.wrappers import ClipAction, TimeLimit
+from purejaxppo.runs.policy import env_of, gymnasium_kwargs, load_policy
 
 GL_HELP = (
     "MuJoCo could not create an OpenGL context (MUJOCO_GL={gl}): {err}\n"
@@ -33,7 +37,7 @@ GL_HELP = (
 
 
 class RenderError(RuntimeError):
-    """Rendering is not possible here (no OpenGL, or an env without a Gymnasium twin)."""
+    """Rendering is not possible here (no OpenGL, or an env that is not a MuJoCo task)."""
 
 
 def render(
@@ -51,19 +55,22 @@ def render(
         (the file, frames written, the return of each episode).
     """
     policy = load_policy(run, seed)
-    gid = gymnasium_id(policy.spec)
+    gid = policy.gymnasium_id
+    env: Any
     if gid is None:
-        raise RenderError(
-            f"{policy.spec.env} has no Gymnasium twin; render draws the Gymnasium v5 tasks"
-        )
-    kwargs = gymnasium_kwargs(policy.spec)
-    with quiet_model_compiler():
-        if camera is None:
-            model = getattr(gym.make(gid, **kwargs).unwrapped, "model")  # noqa: B009 (MujocoEnv)
-            has_track = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "track") >= 0
-            camera = "track" if has_track else "default"
-        view: dict[str, Any] = {} if camera == "default" else {"camera_name": camera}
-        env = gym.make(gid, render_mode="rgb_array", width=width, height=height, **view, **kwargs)
+        task = env_of(policy.spec).unwrapped
+        if not isinstance(task, MujocoTask):
+            raise RenderError(f"{policy.spec.env} is not a MuJoCo task: render draws MuJoCo tasks")
+        env = TaskEpisodes(task, policy.spec.config.episode_length, width, height, camera)
+    else:
+        kwargs = gymnasium_kwargs(policy.spec)
+        with quiet_model_compiler():
+            if camera is None:
+                model = gym.make(gid, **kwargs).unwrapped.model  # type: ignore[attr-defined]
+                camera = "track" if _has_camera(model, "track") else "default"
+            view: dict[str, Any] = {} if camera == "default" else {"camera_name": camera}
+            env = gym.make(gid, render_mode="rgb_array", width=width, height=height, **view,
+                           **kwargs)  # fmt: skip
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     env.reset(seed=0)
@@ -79,8 +86,61 @@ def render(
     return out, frames, returns
 
 
+def _has_camera(model: mujoco.MjModel, name: str) -> bool:
+    return mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, name) >= 0
+
+
+class TaskEpisodes:
+    """One env of a task on the run's engine, drawn by MuJoCo's renderer, as ``_write`` steps it.
+
+    Gymnasium's interface, as far as rendering uses it: ``reset(seed)``, ``step(action)``,
+    ``render()``, ``close()``, ``metadata``. A frame shows the pose (``qpos``) after the step.
+    """
+
+    def __init__(
+        self,
+        task: MujocoTask,
+        episode_length: int | None,
+        width: int,
+        height: int,
+        camera: str | None,
+    ):
+        self.task = task
+        env = TimeLimit(ClipAction(task), episode_length)
+        self._reset, self._step = jax.jit(env.reset), jax.jit(env.step)
+        self.data = mujoco.MjData(task.mj_model)
+        try:
+            self.renderer = mujoco.Renderer(task.mj_model, height, width)
+        except Exception as e:  # MuJoCo raises several kinds when no GL context can be made
+            raise RenderError(GL_HELP.format(gl=os.environ.get("MUJOCO_GL", "unset"), err=e)) from e
+        if camera in (None, "default"):
+            camera = "track" if _has_camera(task.mj_model, "track") else None
+        elif not _has_camera(task.mj_model, camera):
+            raise RenderError(f"the model has no camera {camera!r}")
+        self.camera = -1 if camera is None else camera
+        self.metadata = {"render_fps": max(1, round(1 / task.dt))}
+
+    def reset(self, seed: int = 0) -> tuple[np.ndarray, dict]:  # noqa: D102
+        self.state = self._reset(jax.random.PRNGKey(seed))
+        return np.asarray(self.state.obs), {}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:  # noqa: D102
+        s = self.state = self._step(self.state, jnp.asarray(action, jnp.float32))
+        return np.asarray(s.obs), float(s.reward), bool(s.terminated), bool(s.truncated), {}
+
+    def render(self) -> np.ndarray:  # noqa: D102
+        qpos = self.task.engine.view(self.state.data).qpos
+        self.data.qpos[:] = np.asarray(qpos, np.float64)
+        mujoco.mj_forward(self.task.mj_model, self.data)
+        self.renderer.update_scene(self.data, camera=self.camera)
+        return self.renderer.render()
+
+    def close(self) -> None:  # noqa: D102
+        self.renderer.close()
+
+
 def _write(
-    env: gym.Env, policy: Callable, writer: Any, first: np.ndarray, episodes: int
+    env: Any, policy: Callable, writer: Any, first: np.ndarray, episodes: int
 ) -> tuple[int, list[float]]:
     """Streams the episodes' frames into ``writer``; (frames written, each episode's return)."""
     frames, returns = 0, []
@@ -102,7 +162,7 @@ def _write(
     return frames, returns
 
 
-def _frame(env: gym.Env) -> np.ndarray:
+def _frame(env: Any) -> np.ndarray:
     try:
         return np.asarray(env.render())
     except Exception as e:  # MuJoCo raises several kinds when no GL context can be made

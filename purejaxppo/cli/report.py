@@ -69,7 +69,8 @@ def print_crosscheck(report: dict) -> None:
         print(f"  cross-check: {report['message']}")
         return
     ours = f"purejaxppo ({report['engine']})"
-    print(f"  cross-check: Gymnasium's {report['env']} vs {ours}, same policies:")
+    twin = report.get("gymnasium", report["env"])
+    print(f"  cross-check: Gymnasium's {twin} vs {ours}, same policies:")
     for row in report["seeds"]:
         g, x = row["gymnasium"], row["ours"]
         print(f"    seed {row['seed']}: {ours} {_est(x)}   Gymnasium {_est(g)}\n      {row['why']}")

@@ -1,19 +1,39 @@
-"""The registry: environment ids to factories.
+"""The registry: environment ids to factories, and tasks named by where they are defined.
 
-Ids follow Gymnasium's (``HalfCheetah-v5``) for the v5 tasks; Brax's environments are
-``brax/<name>`` (constructor keyword ``backend`` picks the Brax backend); the probe tasks are
-``probe/<name>``. Constructor keywords are passed through, as ``gymnasium.make`` does.
+An environment is named by
+
+* a registered id: Gymnasium's for the v5 tasks (``HalfCheetah-v5``), ``brax/<name>`` for
+  Brax's environments (constructor keyword ``backend`` picks the Brax backend),
+  ``probe/<name>`` for the probe tasks, and any id given to :func:`register`;
+* an id an installed package declares in the entry-point group ``purejaxppo.envs``
+  (``my-robot = "my_package.tasks:MyRobot"`` in its pyproject.toml);
+* an import path, ``my_package.module:MyTask`` (the working directory importable, as
+  ``python -m`` does), or a file, ``path/to/my_task.py:MyTask``.
+
+Constructor keywords are passed through, as ``gymnasium.make`` does, and checked against the
+constructor's signature.
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
+import importlib
+import importlib.metadata
+import importlib.util
 import inspect
+import os
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
-from purejaxppo.envs import probes
+from purejaxppo.envs import engines, probes
 from purejaxppo.envs.base import Env, EnvError
+from purejaxppo.envs.task import MujocoTask
 from purejaxppo.envs.v5 import V5_TASKS
+
+ENTRY_POINTS = "purejaxppo.envs"
+"""The entry-point group whose entries (``id = "module:Class"``) name installed tasks."""
 
 _REGISTRY: dict[str, Callable[..., Env]] = {}
 _DESCRIPTIONS: dict[str, str] = {}
@@ -34,9 +54,13 @@ def register(env_id: str, factory: Callable[..., Env], description: str = "") ->
     _DESCRIPTIONS[env_id] = description
 
 
+def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINTS)}
+
+
 def registered_ids(include_brax: bool = True) -> list[str]:
     """All ids that :func:`make` accepts (Brax's listed one by one when ``include_brax``)."""
-    ids = sorted(_REGISTRY)
+    ids = sorted(set(_REGISTRY) | set(_entry_points()))
     if include_brax:
         from purejaxppo.envs.brax_adapter import brax_env_names
 
@@ -48,45 +72,213 @@ def describe(env_id: str) -> str:
     """One line about a registered id."""
     if env_id.startswith("brax/"):
         return "Brax's own environment (not Gymnasium's v5 task); backend=mjx|generalized|..."
-    return _DESCRIPTIONS.get(env_id, "")
+    if env_id in _DESCRIPTIONS:
+        return _DESCRIPTIONS[env_id]
+    entry = _entry_points().get(env_id)
+    if entry is not None:
+        return f"{entry.value} (installed by {entry.dist.name if entry.dist else 'a package'})"
+    return ""
 
 
-def make(env_id: str, **kwargs) -> Env:
-    """Builds a registered environment.
+def is_path(env_id: str) -> bool:
+    """Whether ``env_id`` names a task where it is defined (``module:Class``, ``file.py:Class``)."""
+    return ":" in env_id and env_id not in _REGISTRY and not env_id.startswith("brax/")
 
-    Args:
-        env_id: e.g. ``"HalfCheetah-v5"``, ``"brax/ant"``, ``"probe/constant"``.
-        **kwargs: constructor keywords (Gymnasium's for v5 tasks; ``backend`` for Brax).
+
+def factory(env_id: str) -> Callable[..., Env]:
+    """What :func:`make` calls for ``env_id`` (for a ``brax/`` id: the adapter class).
 
     Raises:
         UnknownEnvError: the id is not registered; the message lists the close matches.
+        EnvError: an import path or file that does not exist or holds no task.
     """
     if env_id.startswith("brax/"):
         from purejaxppo.envs.brax_adapter import BraxEnv, brax_env_names
 
-        name = env_id.removeprefix("brax/")
-        if name not in brax_env_names():
+        if env_id.removeprefix("brax/") not in brax_env_names():
             raise _unknown(env_id)
-        return BraxEnv(name, **kwargs)
-    if env_id not in _REGISTRY:
-        raise _unknown(env_id)
-    factory = _REGISTRY[env_id]
-    if isinstance(factory, type):
-        _check_keywords(env_id, factory, kwargs)
-    return factory(**kwargs)
+        return BraxEnv
+    if env_id in _REGISTRY:
+        return _REGISTRY[env_id]
+    entry = _entry_points().get(env_id)
+    if entry is not None:
+        return _task_class(entry.load, f"{env_id} (entry point {entry.value})")
+    if is_path(env_id):
+        return load_task(env_id)
+    raise _unknown(env_id)
+
+
+def make(env_id: str, **kwargs) -> Env:
+    """Builds an environment named by an id, an entry point, an import path or a file.
+
+    Args:
+        env_id: e.g. ``"HalfCheetah-v5"``, ``"brax/ant"``, ``"my_package.tasks:Reach"``,
+            ``"tasks/reach.py:Reach"``.
+        **kwargs: constructor keywords (Gymnasium's for v5 tasks; ``backend`` for Brax).
+
+    Raises:
+        UnknownEnvError: the id is not registered; the message lists the close matches.
+        EnvError: an unknown keyword, a task that cannot be loaded or built.
+    """
+    make_env = factory(env_id)
+    if env_id.startswith("brax/"):
+        return make_env(env_id.removeprefix("brax/"), **kwargs)
+    if isinstance(make_env, type):
+        _check_keywords(env_id, make_env, kwargs)
+    return make_env(**kwargs)
+
+
+def load_task(spec: str) -> type[MujocoTask]:
+    """The task class ``module:Class`` or ``path/to/file.py:Class`` names.
+
+    A module is imported with the working directory on ``sys.path`` (as ``python -m`` does); a
+    file is imported once per process, whatever it is called.
+
+    Raises:
+        EnvError: no such module or file, no such class in it, or a class that is not a task.
+    """
+    where, _, name = spec.rpartition(":")
+    if not where or not name:
+        raise EnvError(f"{spec!r}: name a task as module:Class or path/to/file.py:Class")
+    if where.endswith(".py") or os.sep in where or "/" in where:
+        path = Path(where).expanduser().resolve()
+        if not path.is_file():
+            raise EnvError(f"{spec}: there is no file {path}")
+
+        def load() -> object:
+            return getattr(_import_file(path), name, None)
+    else:
+
+        def load() -> object:
+            if "" not in sys.path and os.getcwd() not in sys.path:
+                sys.path.insert(0, os.getcwd())
+            try:
+                module = importlib.import_module(where)
+            except ModuleNotFoundError as e:
+                if e.name and where.startswith(e.name):
+                    raise EnvError(f"{spec}: there is no module {where} ({e})") from None
+                raise
+            return getattr(module, name, None)
+
+    return _task_class(load, spec)
+
+
+def _task_class(load: Callable[[], object], what: str) -> type[MujocoTask]:
+    cls = load()
+    if cls is None:
+        raise EnvError(f"{what}: no such class in it")
+    if not (isinstance(cls, type) and issubclass(cls, Env)):
+        raise EnvError(f"{what}: {cls!r} is not a task (a subclass of purejaxppo.envs.MujocoTask)")
+    return cls  # type: ignore[return-value]
+
+
+def _import_file(path: Path) -> object:
+    """The module of a Python file, imported once per process under a name made from its path."""
+    digest = hashlib.blake2b(str(path).encode(), digest_size=6).hexdigest()
+    module_name = f"purejaxppo_task_{path.stem}_{digest}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise EnvError(f"{path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+def origin(env_id: str) -> str | None:
+    """How a new process finds ``env_id`` again, for run.json; None when it always can.
+
+    A file becomes its absolute path (``/abs/tasks/reach.py:Reach``); an import path keeps its
+    form plus the directory it was imported from (``my_package.tasks:Reach@/abs/dir``); an id
+    registered from Python becomes its class's import path where it has one.
+    """
+    if env_id.startswith("brax/") or env_id in V5_TASKS or env_id.startswith("probe/"):
+        return None
+    if env_id in _entry_points():
+        return None
+    if is_path(env_id):
+        where, _, name = env_id.rpartition(":")
+        if where.endswith(".py") or os.sep in where or "/" in where:
+            return f"{Path(where).expanduser().resolve()}:{name}"
+        module = sys.modules.get(where)
+        root = _import_root(module, where) if module is not None else None
+        return env_id if root is None else f"{env_id}@{root}"
+    made = _REGISTRY.get(env_id)
+    module = getattr(made, "__module__", None)
+    if isinstance(made, type) and module not in (None, "__main__") and "<" not in made.__qualname__:
+        spec = f"{module}:{made.__qualname__}"
+        return spec if not module.startswith("purejaxppo_task_") else None
+    return None
+
+
+def _import_root(module: object, name: str) -> str | None:
+    """The ``sys.path`` directory a module was imported from (None: an installed package)."""
+    file = getattr(module, "__file__", None)
+    if file is None:
+        return None
+    root = Path(file).resolve().parent
+    for _ in range(name.count(".") + (Path(file).name == "__init__.py")):
+        root = root.parent
+    site = {Path(p).resolve() for p in sys.path if p and "site-packages" in p}
+    return None if root in site else str(root)
+
+
+def restore(env_id: str, recorded: str | None) -> None:
+    """Makes ``env_id`` resolvable in this process from what :func:`origin` recorded.
+
+    Raises:
+        EnvError: the id cannot be found again (the message says what is missing).
+    """
+    if env_id in _REGISTRY or env_id.startswith("brax/") or env_id in _entry_points():
+        return
+    if is_path(env_id) and recorded is None:
+        return
+    if recorded is None:
+        raise EnvError(
+            f"{env_id} was registered from Python (purejaxppo.envs.register) in the process that "
+            "trained this run, from code this process cannot import: register it again before "
+            "loading the run, or train with --env module:Class or --env file.py:Class, which "
+            "the run records"
+        )
+    spec, _, root = recorded.partition("@")
+    if root and root not in sys.path:
+        sys.path.insert(0, root)
+    cls = load_task(spec)
+    if not is_path(env_id):
+        register(env_id, cls, f"{spec} (restored)")
+    elif spec != env_id:
+        _REGISTRY[env_id] = cls
 
 
 def keywords(cls: type) -> list[str]:
-    """The constructor keywords an env class takes, its base classes' included."""
+    """The constructor keywords an env class takes, through ``**kwargs`` to its bases'.
+
+    A MuJoCo task's constructor chain that reaches :class:`MujocoTask` takes the engine's
+    keywords (:data:`purejaxppo.envs.engines.KEYWORDS`), not MujocoTask's own model settings.
+    """
     names: list[str] = []
     for klass in cls.__mro__:
+        if klass is MujocoTask:
+            names += [k for k in engines.KEYWORDS if k not in names]
+            break
         init = klass.__dict__.get("__init__")
-        if init is None or klass is object:
+        if init is None:
             continue
-        for p in inspect.signature(init).parameters.values():
+        if klass is object:
+            break
+        params = inspect.signature(init).parameters.values()
+        for p in params:
             named = p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
             if named and p.name not in names:
                 names.append(p.name)
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
     return names
 
 
@@ -108,7 +300,8 @@ def _unknown(env_id: str) -> UnknownEnvError:
     close = difflib.get_close_matches(env_id.lower(), list(lowered), n=5, cutoff=0.5)
     hint = f" Did you mean: {', '.join(lowered[c] for c in close)}?" if close else ""
     return UnknownEnvError(
-        f"unknown environment id {env_id!r}.{hint} (`purejaxppo envs` lists all {len(ids)} ids)"
+        f"unknown environment id {env_id!r}.{hint} (`purejaxppo envs` lists all {len(ids)} ids;"
+        " a task of your own: --env module:Class or --env path/to/file.py:Class)"
     )
 
 

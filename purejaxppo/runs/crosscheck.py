@@ -28,7 +28,7 @@ from scipy import stats
 from purejaxppo.config import PPOConfig
 from purejaxppo.envs import make
 from purejaxppo.envs.base import Env
-from purejaxppo.envs.v5.task import quiet_model_compiler
+from purejaxppo.envs.task import quiet_model_compiler
 from purejaxppo.runs.policy import (
     LoadedPolicy,
     engine_name,
@@ -44,13 +44,20 @@ FAMILY_ALPHA = 0.05
 
 
 def gymnasium_returns(policy: LoadedPolicy, episodes: int, first_seed: int = 0) -> np.ndarray:
-    """Returns ``[episodes]`` of the policy in Gymnasium's own task (C MuJoCo)."""
+    """Returns ``[episodes]`` of the policy in the task's Gymnasium twin (C MuJoCo).
+
+    Raises:
+        ValueError: the task has no Gymnasium twin.
+    """
     spec = policy.spec
+    twin = policy.gymnasium_id
+    if twin is None:
+        raise ValueError(f"{spec.env} has no Gymnasium twin (gymnasium_id) to run the policy in")
     kwargs = gymnasium_kwargs(spec)
     if spec.config.episode_length is not None:
         kwargs["max_episode_steps"] = spec.config.episode_length
     with quiet_model_compiler():
-        env = gym.make(spec.env, **kwargs)
+        env = gym.make(twin, **kwargs)
     out = []
     for i in range(episodes):
         obs, _ = env.reset(seed=first_seed + i)
@@ -154,10 +161,15 @@ def compare(
         "verdict"}``; ``verdict`` is None (with a ``message``) for an env with no Gymnasium twin.
     """
     report: dict = {"env": spec.env, "engine": engine_name(env), "seeds": []}
-    if gymnasium_id(spec) is None:
+    twin = gymnasium_id(env)
+    if twin is None:
         report["verdict"] = None
-        report["message"] = f"{spec.env} has no Gymnasium twin: no cross-check in C MuJoCo"
+        report["message"] = (
+            f"{spec.env} names no Gymnasium twin (a task's gymnasium_id): the trained policy was "
+            "not run in a reference implementation"
+        )
         return report
+    report["gymnasium"] = twin
     all_agree = True
     level = 1 - FAMILY_ALPHA / len(estimates)  # Bonferroni over the seeds
     report["level"] = level

@@ -10,17 +10,14 @@ import numpy as np
 
 from purejaxppo import normalize
 from purejaxppo.config import PPOConfig
-from purejaxppo.envs import make
+from purejaxppo.envs import engines, make, registry
 from purejaxppo.envs.base import Env
-from purejaxppo.envs.v5 import V5_TASKS
+from purejaxppo.envs.task import MujocoTask
 from purejaxppo.runs import checkpoint
 from purejaxppo.runs.run_dir import RunDirError, RunSpec, read_spec
 from purejaxppo.train import Policy, make_network, make_policy_fn
 
-OUR_KWARGS = (
-    "physics", "threads", "solver_iterations", "ls_iterations", "solver_loops",
-    "naconmax_per_env", "njmax", "backend",
-)  # fmt: skip
+OUR_KWARGS = (*engines.KEYWORDS, "backend")
 """Constructor keywords of purejaxppo's own (the engine), which Gymnasium's tasks do not take."""
 
 
@@ -34,6 +31,8 @@ class LoadedPolicy:
     def __init__(self, spec: RunSpec, env: Env, policy: Policy, seed: int):
         """Use :func:`load_policy`."""
         self.spec, self.env_id, self.seed = spec, spec.env, seed
+        self.gymnasium_id = gymnasium_id(env)
+        """The task's Gymnasium twin, or None."""
         self.policy = policy
         self.low, self.high = np.asarray(env.action_low), np.asarray(env.action_high)
         fn = make_policy_fn(spec.config, env)
@@ -58,11 +57,18 @@ class LoadedPolicy:
 
 
 def env_of(spec: RunSpec, physics: str | None = None) -> Env:
-    """The run's environment, rebuilt from its spec (on another engine if ``physics`` is given)."""
+    """The run's environment, rebuilt from its spec (on another engine if ``physics`` is given).
+
+    Raises:
+        EnvError: a task of the user's that this process cannot find again (the message says
+            what is missing).
+    """
+    registry.restore(spec.env, spec.env_origin)
     kwargs = dict(spec.env_kwargs)
     if physics is not None and physics != kwargs.get("physics"):  # the run's engine settings go
-        kwargs = {k: v for k, v in kwargs.items() if k not in OUR_KWARGS} | {"physics": physics}
-    elif "physics" not in kwargs and spec.env in V5_TASKS:  # a run from before the C engine
+        kwargs = {k: v for k, v in kwargs.items() if k not in engines.KEYWORDS}
+        kwargs["physics"] = physics
+    elif "physics" not in kwargs and spec.env in registry.V5_TASKS:  # from before the C engine
         kwargs["physics"] = (
             "mjx" if {"solver_iterations", "ls_iterations"} & set(kwargs) else "auto"
         )
@@ -71,8 +77,7 @@ def env_of(spec: RunSpec, physics: str | None = None) -> Env:
 
 def engine_name(env: Env) -> str:
     """What steps ``env`` inside the program, for reports ("C MuJoCo", "MJX", ... or "JAX")."""
-    physics = str(getattr(env.unwrapped, "physics", ""))
-    return {"c": "C MuJoCo", "mjx": "MJX", "warp": "MuJoCo Warp"}.get(physics, "JAX")
+    return engines.display_name(str(getattr(env.unwrapped, "physics", "")))
 
 
 def abstract_policies(spec: RunSpec, env: Env) -> Policy:
@@ -115,10 +120,11 @@ def load_policy(run_dir: str | Path, seed: int = 0) -> LoadedPolicy:
 
 
 def gymnasium_kwargs(spec: RunSpec) -> dict:
-    """The run's env keywords that Gymnasium's task takes (ours, the engine's, left out)."""
+    """The run's env keywords that the Gymnasium twin takes (ours, the engine's, left out)."""
     return {k: v for k, v in spec.env_kwargs.items() if k not in OUR_KWARGS}
 
 
-def gymnasium_id(spec: RunSpec) -> str | None:
-    """The Gymnasium twin of the run's env id, or None (Brax and probe envs have none)."""
-    return spec.env if spec.env in V5_TASKS else None
+def gymnasium_id(env: Env) -> str | None:
+    """The Gymnasium twin of a task (its ``gymnasium_id``), or None (Brax and probes have none)."""
+    task = env.unwrapped
+    return task.gymnasium_id if isinstance(task, MujocoTask) else None

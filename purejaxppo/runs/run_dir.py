@@ -63,6 +63,9 @@ class RunSpec:
     """The preset the config started from (recorded; the config is what runs)."""
     mesh: Layout | None = None
     """The devices the run is split over (seeds x data); None: one device."""
+    env_origin: str | None = None
+    """Where a task of the user's is defined, for another process to find it again
+    (:func:`purejaxppo.envs.registry.origin`); None for the ids purejaxppo always knows."""
 
     def to_json(self) -> dict:
         """The spec plus the versions and device this process runs with."""
@@ -76,6 +79,7 @@ class RunSpec:
             "checkpoint_every": self.checkpoint_every,
             "preset": self.preset,
             "mesh": None if self.mesh is None else self.mesh.to_json(),
+            "env_origin": self.env_origin,
             "config": self.config.to_dict(),
             "versions": versions(),
             "device": f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}",
@@ -98,6 +102,7 @@ class RunSpec:
             checkpoint_every=int(d["checkpoint_every"]),
             preset=d.get("preset"),
             mesh=Layout(**d["mesh"]) if d.get("mesh") else None,
+            env_origin=d.get("env_origin"),
         )
 
 
@@ -115,7 +120,7 @@ def versions() -> dict[str, str]:
 def new_run_dir(root: Path, spec: RunSpec) -> Path:
     """Makes a new ``root/<env>__<name>__<seed>__<time>`` (never reusing one); writes run.json."""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    env = re.sub(r"[^A-Za-z0-9._-]+", "-", spec.env)
+    env = re.sub(r"[^A-Za-z0-9._-]+", "-", spec.env.rpartition(":")[2] or spec.env)
     base = root / f"{env}__{spec.name}__{spec.seed}__{stamp}"
     path, n = base, 1
     while path.exists():

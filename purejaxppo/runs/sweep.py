@@ -31,12 +31,11 @@ import numpy as np
 
 from purejaxppo.config import ConfigError, PPOConfig, stack_configs
 from purejaxppo.envs.base import Env
-from purejaxppo.envs.v5 import V5_TASKS
 from purejaxppo.parallel.mesh import Layout, choose
 from purejaxppo.runs import checkpoint, run_dir, session, sweep_state
 from purejaxppo.runs.crosscheck import gymnasium_returns
 from purejaxppo.runs.placement import Placement
-from purejaxppo.runs.policy import LoadedPolicy
+from purejaxppo.runs.policy import LoadedPolicy, gymnasium_id
 from purejaxppo.runs.sweep_table import (
     HEALTH,
     health_curve,
@@ -350,8 +349,11 @@ def run_sweep(
             another sweep.
         KeyboardInterrupt: Ctrl-C; the folder keeps what was done (run again to continue).
     """
-    if env_id not in V5_TASKS:
-        raise ConfigError(f"{env_id} has no Gymnasium twin: a sweep scores policies in Gymnasium")
+    if gymnasium_id(env) is None:
+        raise ConfigError(
+            f"{env_id} names no Gymnasium twin (a task's gymnasium_id): a sweep scores policies "
+            "in Gymnasium"
+        )
     if seeds < 1:
         raise ConfigError(f"seeds must be at least 1, got {seeds}")
     if first_seed < 0:
