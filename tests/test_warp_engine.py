@@ -126,3 +126,43 @@ def test_bad_warp_settings_fail_before_anything_runs():
         pjp.envs.make("Hopper-v5", physics="c", njmax=64)
     with jax.enable_x64(True), pytest.raises(EnvError, match="runs in float32"):
         pjp.envs.make("Hopper-v5", physics="warp")
+
+
+@pytest.mark.parametrize("stage", ["step1", "forward"])
+def test_a_task_of_ones_own_steps_on_warp_as_on_c(stage):
+    """PointReach (tests/own_task.py): its stage, contacts and per-episode target on Warp."""
+    from tests.own_task import PointReach
+
+    c, w = PointReach(physics="c", stage=stage), PointReach(physics="warp", stage=stage)
+    env = pjp.envs.wrap_for_eval(c)
+
+    def run(keys):  # full force into the posts and walls: states in contact
+        s = env.reset(keys)
+
+        def body(s, k):
+            a = jax.random.uniform(k, (16, 2), minval=-1, maxval=1).round()
+            return env.step(s, a), s
+
+        return jax.lax.scan(body, s, jax.random.split(jax.random.PRNGKey(1), 40))[1]
+
+    states = jax.jit(run)(jax.random.split(jax.random.PRNGKey(0), 16))
+    flat = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), states)
+    assert int((np.asarray(flat.data.ncon) > 0).sum()) >= 20
+    qpos, qvel, task = flat.data.qpos, flat.data.qvel, flat.task
+    actions = jax.random.uniform(jax.random.PRNGKey(2), qpos.shape, minval=-1, maxval=1)
+
+    def one(task_env, q, v, t, a):
+        start = task_env.place(pjp.envs.InitialState(qpos=q, qvel=v))
+        s = task_env.begin(start, t, jax.random.PRNGKey(0))
+        nxt = task_env.step(s, a)
+        view = task_env.engine.view(nxt.data)
+        return nxt.obs, nxt.reward, view.ncon, view.contact.dist
+
+    outs = [
+        jax.jit(jax.vmap(lambda q, v, t, a, e=e: one(e, q, v, t, a)))(qpos, qvel, task, actions)
+        for e in (c, w)
+    ]
+    (c_obs, c_reward, c_ncon, c_dist), (w_obs, w_reward, w_ncon, w_dist) = outs
+    assert _rel(w_obs, c_obs) <= 1e-4 and _rel(w_reward, c_reward) <= 1e-4
+    np.testing.assert_array_equal(w_ncon, c_ncon)
+    np.testing.assert_allclose(np.sort(w_dist, axis=1), np.sort(c_dist, axis=1), atol=1e-5)
