@@ -339,7 +339,9 @@ def test_the_same_class_runs_on_mjx_as_on_c():
         with jax.enable_x64(True):
             env = PointReach(physics=physics)
             stack = pjp.envs.wrap_for_eval(env)
-            pushes = jnp.sign(jax.random.normal(jax.random.PRNGKey(4), (60, 8, 2)))
+            # each env pushes one way at full force: into a wall or a post, and held there
+            pushes = jnp.broadcast_to(jnp.sign(jax.random.normal(jax.random.PRNGKey(4), (8, 2))),
+                                      (30, 8, 2))  # fmt: skip
 
             def step(s, a):
                 s = stack.step(s, a)
@@ -358,7 +360,4 @@ def test_the_same_class_runs_on_mjx_as_on_c():
     np.testing.assert_allclose(m_obs, c_obs, atol=1e-6)
     np.testing.assert_allclose(m_reward, c_reward, atol=1e-6)
     np.testing.assert_array_equal(m_ncon, c_ncon)
-    assert (c_ncon > 0).sum() > 20  # pushed into posts and walls: contacts compared
-    cfg = tiny_config(total_timesteps=256 * 2, eval_every=2, eval_episodes=2)
-    result = jax.jit(pjp.make_train(cfg, PointReach(physics="mjx")))(jax.random.PRNGKey(0))
-    assert np.isfinite(np.asarray(result.metrics.total_loss)).all()
+    assert (c_ncon > 0).sum() > 50  # pushed into posts and walls: contacts compared
