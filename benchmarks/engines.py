@@ -54,7 +54,8 @@ def physics_program(env: pjp.envs.Env, num_envs: int, steps: int):
 
     def run(key):
         qpos = jnp.broadcast_to(env.init_qpos, (num_envs, env.mj_model.nq))
-        data = jax.vmap(engine.reset)(qpos, jnp.zeros((num_envs, env.mj_model.nv)))
+        start = pjp.envs.InitialState(qpos=qpos, qvel=jnp.zeros((num_envs, env.mj_model.nv)))
+        data = jax.vmap(env.place)(start)
 
         def step(data, k):
             a = jax.random.uniform(k, (num_envs, env.action_size), minval=lo, maxval=hi)

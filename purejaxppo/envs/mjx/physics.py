@@ -59,7 +59,9 @@ class MjxPhysics:
         try:
             self.model = mjx.put_model(mj_model)
         except (NotImplementedError, ValueError) as e:
-            raise EnvError(f"MJX cannot run this model ({e}); C MuJoCo can: physics='c'") from None
+            raise EnvError(
+                f"MJX cannot run this model (unsupported: {e}); C MuJoCo can: physics='c'"
+            ) from None
         self.frame_skip = int(frame_skip)
         self.stage = stage
         self.fields = fields

@@ -126,7 +126,9 @@ class WarpPhysics:
         try:
             model = mjx.put_model(mj_model, impl="warp", device=self.device)
         except (NotImplementedError, ValueError) as e:
-            raise EnvError(f"MuJoCo Warp cannot run this model ({e}); physics='c' can") from None
+            raise EnvError(
+                f"MuJoCo Warp cannot run this model (unsupported: {e}); C MuJoCo can: physics='c'"
+            ) from None
         impl = model.opt._impl.replace(
             run_rne_postconstraint=bool(names & set(_RNE_POST)),  # as rnePostConstraint
             warn_overflow=False,  # reported through the state instead
