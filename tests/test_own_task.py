@@ -286,6 +286,21 @@ def test_the_engine_keywords_reach_the_task_and_its_own_are_checked():
         pjp.envs.make("tests.own_task:PointReach", ctrl_costs=0.5)
 
 
+IMPORT = "from tests.own_task import PointReach"
+
+
+def test_a_recorded_origin_names_one_file_whatever_the_id_means_here(tmp_path):
+    for name in ("a", "b"):  # two runs' tasks at the same relative path, reach.py:Reach
+        (tmp_path / name).mkdir()
+        source = f"class Reach(PointReach):\n    run = {name!r}\n"
+        (tmp_path / name / "reach.py").write_text(f"{IMPORT}\n\n{source}")
+    factory = pjp.envs.registry.factory
+    made = [factory("reach.py:Reach", {"task": f"{tmp_path / d}/reach.py:Reach"}) for d in "ab"]
+    assert [cls.run for cls in made] == ["a", "b"]
+    again = factory("reach.py:Reach", {"task": f"{tmp_path / 'a'}/reach.py:Reach"})
+    assert again is made[0]  # each file imported once
+
+
 def test_naming_a_task_that_is_not_there_fails_clearly(tmp_path):
     with pytest.raises(EnvError, match=r"there is no module tests\.no_such"):
         pjp.envs.make("tests.no_such:PointReach")
@@ -361,3 +376,48 @@ def test_the_same_class_runs_on_mjx_as_on_c():
     np.testing.assert_allclose(m_reward, c_reward, atol=1e-6)
     np.testing.assert_array_equal(m_ncon, c_ncon)
     assert (c_ncon > 0).sum() > 50  # pushed into posts and walls: contacts compared
+
+
+PENDULUM = """
+<mujoco>
+  <option><flag contact="disable"/></option>
+  <worldbody>
+    <body pos="0 0 1"><joint name="hinge" type="hinge" axis="0 1 0"/>
+      <geom type="capsule" fromto="0 0 0 0.3 0 0" size="0.03"/><site name="tip" pos="0.3 0 0"/>
+    </body>
+  </worldbody>
+  <actuator><motor joint="hinge" ctrlrange="-1 1"/></actuator>
+  <sensor><accelerometer site="tip"/></sensor>
+</mujoco>
+"""
+
+
+class _Sensing(MujocoTask):
+    def __init__(self, **engine):
+        super().__init__(PENDULUM, fields=("sensordata", "cacc"), frame_skip=3, **engine)
+
+    def observation(self, data, task):
+        return jnp.concatenate([data.sensordata, data.cacc[1]])
+
+    def reward(self, before, after, action, task):
+        return Outcome(jnp.zeros(()), jnp.zeros((), bool), {})
+
+
+@pytest.mark.parity
+def test_mjx_gives_the_acceleration_sensors_of_a_model_without_constraints():
+    """MJX's forward returns before them when there are no constraint rows; C computes them."""
+
+    def run(physics):
+        with jax.enable_x64(True):
+            env = _Sensing(physics=physics)
+
+            def program(key):
+                s = env.reset(key)
+                return s.obs, env.step(s, jnp.array([0.7])).obs
+
+            return jax.tree.map(np.asarray, jax.jit(program)(jax.random.PRNGKey(0)))
+
+    c, m = run("c"), run("mjx")
+    assert np.abs(c[1]).max() > 1  # gravity and the motor: not zeros
+    for a, b in zip(m, c, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-9)

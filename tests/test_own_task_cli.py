@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("own_task_cli")]
 ROOT = Path(__file__).parent.parent
 TINY = [
     "--total-timesteps", "2048", "--num-envs", "8", "--batch-size", "256", "--n-epochs", "2",
-    "--eval-every", "4", "--eval-episodes", "4", "--no-progress", "--physics", "c",
+    "--eval-every", "4", "--eval-episodes", "4", "--no-progress",
 ]  # fmt: skip
 
 
@@ -44,7 +44,8 @@ def test_by_import_path_resumes_bit_for_bit_and_cross_checks_in_its_twin(tmp_pat
     )
     spec = json.loads((whole / "run.json").read_text())
     assert spec["env"] == "tests.own_task:PointReach"
-    assert spec["env_origin"] == f"tests.own_task:PointReach@{ROOT}"  # from any directory
+    # from any directory: the module and the directory it was imported from
+    assert spec["env_origin"] == {"task": "tests.own_task:PointReach", "path": str(ROOT)}
     assert whole.name.startswith("PointReach__")
 
     cut = tmp_path / "b"
@@ -66,7 +67,7 @@ def test_by_import_path_resumes_bit_for_bit_and_cross_checks_in_its_twin(tmp_pat
     assert "verdict:" in capsys.readouterr().out
 
 
-def test_by_file_records_its_path_and_loads_from_another_directory(tmp_path, monkeypatch):
+def test_by_file_records_its_path_and_loads_from_another_directory(tmp_path, monkeypatch, capsys):
     task = tmp_path / "tasks" / "reach.py"
     task.parent.mkdir()
     shutil.copy(ROOT / "tests" / "own_task.py", task)
@@ -81,27 +82,28 @@ def test_by_file_records_its_path_and_loads_from_another_directory(tmp_path, mon
         )
     )
     monkeypatch.chdir(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path / "tasks"))
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the file's directory joins it, as a script's
     path = _train(tmp_path / "runs", "tasks/no_twin.py:Plain", "--crosscheck-episodes", "2")
     spec = json.loads((path / "run.json").read_text())
-    assert spec["env_origin"] == f"{tmp_path / 'tasks' / 'no_twin.py'}:Plain"
+    assert spec["env_origin"] == {
+        "task": f"{tmp_path / 'tasks' / 'no_twin.py'}:Plain",
+        "path": None,
+    }
     report = json.loads((path / "crosscheck.json").read_text())
     assert report["verdict"] is None and "names no Gymnasium twin" in report["message"]
     video = tmp_path / "reach.gif"  # no twin: drawn from the task's own engine
     main(["render", str(path), "--out", str(video), "--width", "64", "--height", "48"])
+    assert "episode returns (C MuJoCo)" in capsys.readouterr().out
     import imageio.v2 as imageio
 
     frames = imageio.mimread(video)
-    assert len(frames) == 101 and frames[0].shape[:2] == (48, 64) and np.ptp(frames[0]) > 0
+    assert len(frames) >= 100 and frames[0].shape[:2] == (48, 64) and np.ptp(frames[0]) > 0
     # a new process in another directory finds the task again from run.json
     script = (
         "import purejaxppo as pjp, numpy as np; "
         f"p = pjp.load_policy({str(path)!r}); print(p(np.zeros(6)).shape)"
     )
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'tasks'}{os.pathsep}{ROOT}"}
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd="/", env=env
-    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd="/")
     assert done.returncode == 0 and done.stdout.strip() == "(2,)", done.stderr[-2000:]
 
 
@@ -118,6 +120,26 @@ def test_an_id_registered_only_from_python_says_how_to_load_it_again(tmp_path):
     pjp.envs.registry._REGISTRY.pop("tests/local-reach")
     with pytest.raises(pjp.envs.EnvError, match="register it again before loading the run"):
         pjp.load_policy(path)
+
+
+def test_the_engine_flags_reach_a_task_only_through_its_constructor(tmp_path, monkeypatch):
+    task = tmp_path / "fixed.py"
+    task.write_text(
+        textwrap.dedent(
+            """
+            from tests.own_task import PointReach
+
+            class Fixed(PointReach):  # no **engine: the engine is its own choice
+                def __init__(self, ctrl_cost: float = 0.01):
+                    super().__init__(ctrl_cost=ctrl_cost, physics="c")
+            """
+        )
+    )
+    runs = tmp_path / "runs"
+    path = _train(runs, f"{task}:Fixed", "--crosscheck-episodes", "0")
+    assert run_dir.read_spec(path).env_kwargs == {}  # no engine keyword passed to it
+    with pytest.raises(SystemExit, match="takes no physics: its constructor does not pass"):
+        main(["train", "--env", f"{task}:Fixed", "--runs-dir", str(runs), "--physics", "mjx"])
 
 
 def test_bad_task_names_fail_before_anything_is_written(tmp_path):

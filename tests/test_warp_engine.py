@@ -163,3 +163,18 @@ def test_a_task_of_ones_own_steps_on_warp_as_on_c(stage):
     assert _rel(w_obs, c_obs) <= 1e-4 and _rel(w_reward, c_reward) <= 1e-4
     np.testing.assert_array_equal(w_ncon, c_ncon)
     np.testing.assert_allclose(np.sort(w_dist, axis=1), np.sort(c_dist, axis=1), atol=1e-5)
+
+
+def test_what_warp_computes_at_another_time_than_c_is_refused():
+    from tests.own_task import XML
+
+    class Inside(pjp.envs.MujocoTask):
+        def __init__(self, **engine):
+            super().__init__(XML, fields=("cacc",), stage="rne_post", **engine)
+
+    with pytest.raises(EnvError, match="cacc and cfrc_int after the step"):
+        Inside(physics="warp")
+    motor = '<motor joint="x" ctrlrange="-1 1"/>'
+    delayed = XML.replace(motor, motor.replace("/>", ' delay="0.02" nsample="3"/>'))
+    with pytest.raises(EnvError, match="actuator or sensor delays"):
+        pjp.envs.MujocoTask(delayed, physics="warp")

@@ -56,14 +56,15 @@ class EnvArgs:
                 matches) or a bad engine setting.
             ConfigError: a malformed NAME=VALUE, or an engine flag for an env without engines.
         """
-        made_by = registry.factory(self.env)
+        factory = registry.factory(self.env)
         settings = EngineSettings(
             self.physics, self.threads, self.solver_iterations, self.ls_iterations,
             self.solver_loops, self.naconmax_per_env, self.njmax,
         )  # fmt: skip
-        engine_flags = settings != EngineSettings()
-        mujoco = isinstance(made_by, type) and issubclass(made_by, MujocoTask)
-        if not mujoco and engine_flags:
+        default = EngineSettings()
+        asked = {k for k, v in dataclasses.asdict(settings).items() if v != getattr(default, k)}
+        task = factory if isinstance(factory, type) and issubclass(factory, MujocoTask) else None
+        if task is None and asked:
             brax = " (its Brax backend is --backend)" if self.env.startswith("brax/") else ""
             raise ConfigError(
                 "--physics and the engine's flags choose the engine of MuJoCo tasks; "
@@ -72,9 +73,16 @@ class EnvArgs:
         given = parse_env_kwargs(self.env_kwargs)
         if self.env.startswith("brax/"):
             return {"backend": self.backend} | given
-        if not mujoco:
+        if task is None:
             return given
-        return settings.resolved().to_kwargs() | given
+        accepted = registry.keywords(task)
+        if asked - set(accepted):
+            raise ConfigError(
+                f"{self.env} takes no {', '.join(sorted(asked - set(accepted)))}: its constructor "
+                "does not pass the engine's keywords (**engine) on to MujocoTask"
+            )
+        engine = settings.resolved().to_kwargs()
+        return {k: v for k, v in engine.items() if k in accepted} | given
 
 
 def parse_env_kwargs(items: tuple[str, ...]) -> dict:

@@ -22,10 +22,12 @@ import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
+from gymnasium.envs.mujoco.mujoco_rendering import MujocoRenderer
 
+from purejaxppo.envs.c import CData
 from purejaxppo.envs.task import MujocoTask, quiet_model_compiler
 from purejaxppo.envs.wrappers import ClipAction, TimeLimit
-from purejaxppo.runs.policy import env_of, gymnasium_kwargs, load_policy
+from purejaxppo.runs.policy import engine_name, env_of, gymnasium_kwargs, load_policy
 
 GL_HELP = (
     "MuJoCo could not create an OpenGL context (MUJOCO_GL={gl}): {err}\n"
@@ -48,11 +50,11 @@ def render(
     width: int = 640,
     height: int = 480,
     camera: str | None = None,
-) -> tuple[Path, int, list[float]]:
+) -> tuple[Path, int, list[float], str]:
     """Writes ``episodes`` deterministic episodes of one seed's policy to ``out`` (mp4, gif...).
 
     Returns:
-        (the file, frames written, the return of each episode).
+        (the file, frames written, the return of each episode, the engine that stepped them).
     """
     policy = load_policy(run, seed)
     gid = policy.gymnasium_id
@@ -76,14 +78,19 @@ def render(
     env.reset(seed=0)
     first = _frame(env)  # fails here, before a file is made, if there is no OpenGL
     fps = env.metadata.get("render_fps", 30)
-    options: dict[str, Any] = {"macro_block_size": 1} if out.suffix == ".mp4" else {}
+    # the gif writer takes milliseconds a frame; ffmpeg (mp4, ...) frames a second
+    gif = out.suffix.lower() == ".gif"
+    options: dict[str, Any] = {"duration": 1000 / fps} if gif else {"fps": fps}
+    if out.suffix == ".mp4":
+        options["macro_block_size"] = 1
     # imageio starts ffmpeg with fork + exec; JAX warns about any fork in its process, but this
     # child runs no Python and no JAX: it execs ffmpeg at once
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
-        writer = imageio.get_writer(out, fps=fps, **options)
+        writer = imageio.get_writer(out, **options)
         frames, returns = _write(env, policy, writer, first, episodes)
-    return out, frames, returns
+    engine = "C MuJoCo" if gid is not None else engine_name(env.task)
+    return out, frames, returns, engine
 
 
 def _has_camera(model: mujoco.MjModel, name: str) -> bool:
@@ -94,7 +101,9 @@ class TaskEpisodes:
     """One env of a task on the run's engine, drawn by MuJoCo's renderer, as ``_write`` steps it.
 
     Gymnasium's interface, as far as rendering uses it: ``reset(seed)``, ``step(action)``,
-    ``render()``, ``close()``, ``metadata``. A frame shows the pose (``qpos``) after the step.
+    ``render()``, ``close()``, ``metadata``. A frame shows the state after the step: the whole
+    integration state on the C engine, ``qpos`` (and the mocap poses, where the task reads them)
+    on the others.
     """
 
     def __init__(
@@ -109,15 +118,15 @@ class TaskEpisodes:
         env = TimeLimit(ClipAction(task), episode_length)
         self._reset, self._step = jax.jit(env.reset), jax.jit(env.step)
         self.data = mujoco.MjData(task.mj_model)
-        try:
-            self.renderer = mujoco.Renderer(task.mj_model, height, width)
-        except Exception as e:  # MuJoCo raises several kinds when no GL context can be made
-            raise RenderError(GL_HELP.format(gl=os.environ.get("MUJOCO_GL", "unset"), err=e)) from e
         if camera in (None, "default"):
             camera = "track" if _has_camera(task.mj_model, "track") else None
         elif not _has_camera(task.mj_model, camera):
             raise RenderError(f"the model has no camera {camera!r}")
-        self.camera = -1 if camera is None else camera
+        # Gymnasium's renderer: it picks the OpenGL backend MUJOCO_GL names when it starts
+        self.renderer = MujocoRenderer(
+            task.mj_model, self.data, width=width, height=height, camera_name=camera,
+            camera_id=None if camera else -1,
+        )  # fmt: skip
         self.metadata = {"render_fps": max(1, round(1 / task.dt))}
 
     def reset(self, seed: int = 0) -> tuple[np.ndarray, dict]:  # noqa: D102
@@ -129,11 +138,17 @@ class TaskEpisodes:
         return np.asarray(s.obs), float(s.reward), bool(s.terminated), bool(s.truncated), {}
 
     def render(self) -> np.ndarray:  # noqa: D102
-        qpos = self.task.engine.view(self.state.data).qpos
-        self.data.qpos[:] = np.asarray(qpos, np.float64)
-        mujoco.mj_forward(self.task.mj_model, self.data)
-        self.renderer.update_scene(self.data, camera=self.camera)
-        return self.renderer.render()
+        m, data = self.task.mj_model, self.state.data
+        if isinstance(data, CData):  # the float64 row the engine carries, to the bit
+            row = np.asarray(data.state).view(np.float64)
+            mujoco.mj_setState(m, self.data, row, mujoco.mjtState.mjSTATE_INTEGRATION)
+        else:
+            view = self.task.engine.view(data)
+            for name in ("qpos", "mocap_pos", "mocap_quat"):
+                if name in view.fields:
+                    getattr(self.data, name)[:] = np.asarray(view.fields[name], np.float64)
+        mujoco.mj_forward(m, self.data)
+        return self.renderer.render("rgb_array")
 
     def close(self) -> None:  # noqa: D102
         self.renderer.close()

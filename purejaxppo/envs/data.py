@@ -31,7 +31,7 @@ STAGES = ("none", "rne_post", "step1", "forward")
 """
 
 _RNE = frozenset({"cacc", "cfrc_int", "cfrc_ext"})
-_RNE_SENSORS = frozenset(
+RNE_SENSORS = frozenset(
     {
         mujoco.mjtSensor.mjSENS_ACCELEROMETER,
         mujoco.mjtSensor.mjSENS_FORCE,
@@ -80,6 +80,10 @@ CONTACT = {
 }
 """The fields of each contact a task may read as ``contact.<name>``: (width, integer)."""
 
+ENGINE_INTERNAL = ("ne", "nf", "nl", "nefc", "energy")
+"""Fields only C MuJoCo hands to tasks (MJX sizes its constraints when the model is made; MuJoCo
+Warp keeps these per world as internals)."""
+
 ACCELERATION = frozenset(
     {"qacc", "act_dot", "qacc_smooth", "qfrc_smooth", "qfrc_actuator", "actuator_force",
      "qfrc_constraint", *_RNE}
@@ -113,7 +117,10 @@ def field_specs(
     """
     if stage not in STAGES:
         raise EnvError(f"stage={stage!r}: choose one of {', '.join(STAGES)}")
-    sensors = set(model.sensor_type.tolist())
+    if isinstance(names, str):
+        names = (names,)
+    sensing = not model.opt.disableflags & mujoco.mjtDisableBit.mjDSBL_SENSOR
+    sensors = set(model.sensor_type.tolist()) if sensing else set()
     template = mujoco.MjData(model)
     out = []
     for name in dict.fromkeys(("qpos", "qvel", *names)):
@@ -134,11 +141,13 @@ def field_specs(
                 raise EnvError("energy is computed only with <flag energy='enable'/> in the model")
             out.append(FieldSpec(name, (2,), False))
         elif name in ARRAYS:
-            if name in _RNE and stage != "rne_post" and not sensors & _RNE_SENSORS:
+            if name in _RNE and stage != "rne_post" and not sensors & RNE_SENSORS:
                 raise EnvError(
                     f"mjData.{name} is computed by mj_rnePostConstraint: choose stage='rne_post' "
                     "(or give the model an accelerometer, force or torque sensor)"
                 )
+            if name == "sensordata" and not sensing:
+                raise EnvError("the model disables its sensors (<flag sensor='disable'/>)")
             if name in _SUBTREE_VEL and not sensors & _SUBTREE_SENSORS:
                 raise EnvError(
                     f"MuJoCo computes mjData.{name} only for the sensors that read it: give the "
@@ -152,6 +161,32 @@ def field_specs(
                 f"{_list(SCALARS)}, energy, contact.<{'|'.join(CONTACT)}>"
             )
     return tuple(out)
+
+
+def impl_field(data: Any, name: str) -> Array:
+    """The field ``name`` of an MJX or MuJoCo Warp ``Data``, public or kept in its ``_impl``."""
+    impl = data._impl  # first: reading a private field as public is deprecated, with a warning
+    return getattr(impl, name) if hasattr(impl, name) else getattr(data, name)
+
+
+def why_not(template: Any, f: FieldSpec, engine: str) -> str | None:
+    """Why the JAX engine ``engine`` (its ``Data`` template given) cannot give field ``f``."""
+    if f.name in ENGINE_INTERNAL:
+        return f"{engine} has no per-step value of it"
+    if f.name == "ncon" or f.name.startswith("contact."):
+        return None
+    try:
+        value = impl_field(template, f.name)
+    except AttributeError:
+        return f"{engine} does not compute it"
+    if tuple(np.shape(value)) != f.shape:
+        return f"{engine} keeps it in another layout ({np.shape(value)}, not {f.shape})"
+    return None
+
+
+def contact_pad(part: str) -> float:
+    """What fills ``contact.<part>`` past ``ncon``: inf for ``dist``, -1 for ``geom``, else 0."""
+    return np.inf if part == "dist" else (-1 if part == "geom" else 0)
 
 
 def _list(names: Any) -> str:

@@ -12,7 +12,9 @@ A task's simulation runs on one engine, chosen by ``physics``:
   built there), ``"mjx"`` on a GPU or TPU; ``"warp"`` or ``"mjx"`` when only that engine's
   settings are given.
 
-The CLI, the tasks, ``load_policy`` and the benchmarks all go through :class:`EngineSettings`.
+The tasks and the command line build and check settings with :class:`EngineSettings`;
+``load_policy``, the reports and the benchmarks take the names (:data:`ENGINES`,
+:data:`KEYWORDS`, :func:`display_name`) and :func:`resolve` from here.
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ import dataclasses
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
 import mujoco
 
 from purejaxppo.envs.base import EnvError
-from purejaxppo.envs.data import FieldSpec
+from purejaxppo.envs.data import FieldSpec, InitialState, SimData
+from purejaxppo.types import Array
 
 ENGINES = ("auto", "c", "mjx", "warp")
 """The names ``physics`` takes."""
@@ -38,6 +41,30 @@ DISPLAY = {"c": "C MuJoCo", "mjx": "MJX", "warp": "MuJoCo Warp"}
 
 MJX_SETTINGS = ("solver_iterations", "ls_iterations", "solver_loops")
 WARP_SETTINGS = ("naconmax_per_env", "njmax")
+
+
+class Physics(Protocol):
+    """What every engine offers a task: its data of one env, carried by the program.
+
+    Attributes:
+        mj_model: the model the engine was built from.
+        dtype: the float dtype of the fields it hands the task.
+    """
+
+    mj_model: mujoco.MjModel
+    dtype: Any
+
+    def reset(self, initial: InitialState) -> Any:
+        """``mj_resetData``, the (completed) initial state's parts set, ``mj_forward``."""
+
+    def step(self, data: Any, action: Array) -> Any:
+        """``frame_skip`` physics steps with ``ctrl = action`` ``[nu]``, then the stage."""
+
+    def settle(self, data: Any, steps: int, from_default_pose: bool = False) -> Any:
+        """``steps`` zero-control physics steps, the time kept, then ``mj_forward``."""
+
+    def view(self, data: Any) -> SimData:
+        """The fields the task reads of ``data``."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,12 +91,6 @@ class EngineSettings:
     solver_loops: str | None = None
     naconmax_per_env: int | None = None
     njmax: int | None = None
-
-    @classmethod
-    def split(cls, kwargs: dict) -> tuple[EngineSettings, dict]:
-        """(the engine settings among ``kwargs``, the other keywords)."""
-        ours = {k: v for k, v in kwargs.items() if k in KEYWORDS}
-        return cls(**ours), {k: v for k, v in kwargs.items() if k not in KEYWORDS}
 
     def to_kwargs(self) -> dict:
         """The settings given, as keywords (``physics`` always)."""
@@ -168,7 +189,7 @@ def build(
     fields: tuple[FieldSpec, ...],
     contacts: int,
     prepare: Callable[[mujoco.MjModel, str], None] | None = None,
-) -> Any:
+) -> Physics:
     """The physics of one task on the engine ``settings`` names (resolved first).
 
     Args:
@@ -183,8 +204,7 @@ def build(
             they lack); not called for C MuJoCo.
 
     Returns:
-        A ``CPhysics``, ``MjxPhysics`` or ``WarpPhysics``: ``reset(initial)``, ``step(data,
-        action)``, ``settle(data, steps)``, ``view(data)``, ``name`` and ``dtype``.
+        A ``CPhysics``, ``MjxPhysics`` or ``WarpPhysics`` (:class:`Physics`).
     """
     from purejaxppo.envs import c as c_engine
     from purejaxppo.envs import mjx as mjx_engine

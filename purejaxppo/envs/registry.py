@@ -23,6 +23,7 @@ import importlib.metadata
 import importlib.util
 import inspect
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -85,13 +86,23 @@ def is_path(env_id: str) -> bool:
     return ":" in env_id and env_id not in _REGISTRY and not env_id.startswith("brax/")
 
 
-def factory(env_id: str) -> Callable[..., Env]:
+def factory(env_id: str, origin: dict | None = None) -> Callable[..., Env]:
     """What :func:`make` calls for ``env_id`` (for a ``brax/`` id: the adapter class).
+
+    Args:
+        env_id: an id, an entry point's name, ``module:Class`` or ``path/to/file.py:Class``.
+        origin: where a run recorded the task came from (:func:`origin`); when given, the task
+            is loaded from there, whatever ``env_id`` means in this process.
 
     Raises:
         UnknownEnvError: the id is not registered; the message lists the close matches.
         EnvError: an import path or file that does not exist or holds no task.
     """
+    if origin is not None:
+        root = origin.get("path")
+        if root and root not in sys.path:
+            sys.path.insert(0, root)
+        return load_task(origin["task"])
     if env_id.startswith("brax/"):
         from purejaxppo.envs.brax_adapter import BraxEnv, brax_env_names
 
@@ -120,19 +131,33 @@ def make(env_id: str, **kwargs) -> Env:
         UnknownEnvError: the id is not registered; the message lists the close matches.
         EnvError: an unknown keyword, a task that cannot be loaded or built.
     """
-    make_env = factory(env_id)
-    if env_id.startswith("brax/"):
+    return build(env_id, kwargs)
+
+
+def build(env_id: str, kwargs: dict, origin: dict | None = None) -> Env:
+    """:func:`make`, the task loaded from ``origin`` when one is given (see :func:`factory`)."""
+    make_env = factory(env_id, origin)
+    if env_id.startswith("brax/") and origin is None:
         return make_env(env_id.removeprefix("brax/"), **kwargs)
     if isinstance(make_env, type):
         _check_keywords(env_id, make_env, kwargs)
-    return make_env(**kwargs)
+    try:
+        return make_env(**kwargs)
+    except TypeError as e:
+        if "keyword argument" not in str(e):
+            raise
+        raise EnvError(
+            f"{env_id}: {e}. Its constructor passes that keyword to MujocoTask itself: leave "
+            "it out (or let the constructor take it)"
+        ) from None
 
 
 def load_task(spec: str) -> type[MujocoTask]:
     """The task class ``module:Class`` or ``path/to/file.py:Class`` names.
 
     A module is imported with the working directory on ``sys.path`` (as ``python -m`` does); a
-    file is imported once per process, whatever it is called.
+    file is imported once per process, whatever it is called, with its directory on
+    ``sys.path`` (as running it would), so it can import its neighbours.
 
     Raises:
         EnvError: no such module or file, no such class in it, or a class that is not a task.
@@ -140,13 +165,13 @@ def load_task(spec: str) -> type[MujocoTask]:
     where, _, name = spec.rpartition(":")
     if not where or not name:
         raise EnvError(f"{spec!r}: name a task as module:Class or path/to/file.py:Class")
-    if where.endswith(".py") or os.sep in where or "/" in where:
+    if _is_file(where):
         path = Path(where).expanduser().resolve()
         if not path.is_file():
             raise EnvError(f"{spec}: there is no file {path}")
 
         def load() -> object:
-            return getattr(_import_file(path), name, None)
+            return _attribute(_import_file(path), name)
     else:
 
         def load() -> object:
@@ -155,12 +180,24 @@ def load_task(spec: str) -> type[MujocoTask]:
             try:
                 module = importlib.import_module(where)
             except ModuleNotFoundError as e:
-                if e.name and where.startswith(e.name):
+                if e.name is not None and (where == e.name or where.startswith(e.name + ".")):
                     raise EnvError(f"{spec}: there is no module {where} ({e})") from None
                 raise
-            return getattr(module, name, None)
+            return _attribute(module, name)
 
     return _task_class(load, spec)
+
+
+def _is_file(where: str) -> bool:
+    return where.endswith(".py") or os.sep in where or "/" in where
+
+
+def _attribute(module: object, qualname: str) -> object:
+    """``module.<qualname>`` (dotted for a nested class), or None."""
+    value: object = module
+    for part in qualname.split("."):
+        value = getattr(value, part, None)
+    return value
 
 
 def _task_class(load: Callable[[], object], what: str) -> type[MujocoTask]:
@@ -175,12 +212,15 @@ def _task_class(load: Callable[[], object], what: str) -> type[MujocoTask]:
 def _import_file(path: Path) -> object:
     """The module of a Python file, imported once per process under a name made from its path."""
     digest = hashlib.blake2b(str(path).encode(), digest_size=6).hexdigest()
-    module_name = f"purejaxppo_task_{path.stem}_{digest}"
+    stem = re.sub(r"\W", "_", path.stem)
+    module_name = f"purejaxppo_task_{stem}_{digest}"
     if module_name in sys.modules:
         return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise EnvError(f"{path}: not a Python file")
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
@@ -191,12 +231,13 @@ def _import_file(path: Path) -> object:
     return module
 
 
-def origin(env_id: str) -> str | None:
-    """How a new process finds ``env_id`` again, for run.json; None when it always can.
+def origin(env_id: str) -> dict | None:
+    """How a new process finds ``env_id``'s task again, for run.json; None when it always can.
 
-    A file becomes its absolute path (``/abs/tasks/reach.py:Reach``); an import path keeps its
-    form plus the directory it was imported from (``my_package.tasks:Reach@/abs/dir``); an id
-    registered from Python becomes its class's import path where it has one.
+    ``{"task": spec, "path": directory}``: a file's absolute path (``/abs/tasks/reach.py:Reach``,
+    no directory), an import path with the directory its package was imported from (None when
+    it is installed), and for an id registered from Python its class's import path where it has
+    one.
     """
     if env_id.startswith("brax/") or env_id in V5_TASKS or env_id.startswith("probe/"):
         return None
@@ -204,17 +245,20 @@ def origin(env_id: str) -> str | None:
         return None
     if is_path(env_id):
         where, _, name = env_id.rpartition(":")
-        if where.endswith(".py") or os.sep in where or "/" in where:
-            return f"{Path(where).expanduser().resolve()}:{name}"
+        if _is_file(where):
+            return {"task": f"{Path(where).expanduser().resolve()}:{name}", "path": None}
         module = sys.modules.get(where)
-        root = _import_root(module, where) if module is not None else None
-        return env_id if root is None else f"{env_id}@{root}"
+        return {"task": env_id, "path": _import_root(module, where) if module else None}
     made = _REGISTRY.get(env_id)
-    module = getattr(made, "__module__", None)
-    if isinstance(made, type) and module not in (None, "__main__") and "<" not in made.__qualname__:
-        spec = f"{module}:{made.__qualname__}"
-        return spec if not module.startswith("purejaxppo_task_") else None
-    return None
+    name = getattr(made, "__qualname__", "<locals>")
+    module = sys.modules.get(getattr(made, "__module__", None) or "__main__")
+    if not isinstance(made, type) or module is None or "<locals>" in name:
+        return None
+    if module.__name__ == "__main__":
+        return None
+    if module.__name__.startswith("purejaxppo_task_"):  # a class of a task file
+        return {"task": f"{module.__file__}:{name}", "path": None}
+    return {"task": f"{module.__name__}:{name}", "path": _import_root(module, module.__name__)}
 
 
 def _import_root(module: object, name: str) -> str | None:
@@ -227,33 +271,6 @@ def _import_root(module: object, name: str) -> str | None:
         root = root.parent
     site = {Path(p).resolve() for p in sys.path if p and "site-packages" in p}
     return None if root in site else str(root)
-
-
-def restore(env_id: str, recorded: str | None) -> None:
-    """Makes ``env_id`` resolvable in this process from what :func:`origin` recorded.
-
-    Raises:
-        EnvError: the id cannot be found again (the message says what is missing).
-    """
-    if env_id in _REGISTRY or env_id.startswith("brax/") or env_id in _entry_points():
-        return
-    if is_path(env_id) and recorded is None:
-        return
-    if recorded is None:
-        raise EnvError(
-            f"{env_id} was registered from Python (purejaxppo.envs.register) in the process that "
-            "trained this run, from code this process cannot import: register it again before "
-            "loading the run, or train with --env module:Class or --env file.py:Class, which "
-            "the run records"
-        )
-    spec, _, root = recorded.partition("@")
-    if root and root not in sys.path:
-        sys.path.insert(0, root)
-    cls = load_task(spec)
-    if not is_path(env_id):
-        register(env_id, cls, f"{spec} (restored)")
-    elif spec != env_id:
-        _REGISTRY[env_id] = cls
 
 
 def keywords(cls: type) -> list[str]:

@@ -172,7 +172,8 @@ class MujocoTask(Env):
 
     gymnasium_id: ClassVar[str | None] = None
     """The task's twin in Gymnasium (registered with ``gymnasium.register`` when the task's
-    module is imported), which the cross-check runs the trained policy in; None: no twin."""
+    module is imported, taking the task's keywords), which the cross-check runs the trained
+    policy in; None: no twin. Not inherited: each class names its own."""
     reset_tries: ClassVar[int | None] = 1
     """Draws of the initial state until :meth:`accept_initial` holds (None: no cap)."""
     settle_steps: ClassVar[int] = 0
@@ -189,7 +190,7 @@ class MujocoTask(Env):
         frame_skip: int = 1,
         episode_length: int = 1000,
         stage: str = "none",
-        fields: tuple[str, ...] = (),
+        fields: tuple[str, ...] | str = (),
         max_contacts: int = 0,
         physics: str = "auto",
         threads: int | None = None,
@@ -218,9 +219,10 @@ class MujocoTask(Env):
         self._episode_length = int(episode_length)
         self.stage = stage
         _check_actuators(self.mj_model)
-        specs = field_specs(self.mj_model, tuple(fields), stage, int(max_contacts))
+        names = (fields,) if isinstance(fields, str) else tuple(fields)
+        specs = field_specs(self.mj_model, names, stage, int(max_contacts))
         self.fields = tuple(f.name for f in specs)
-        self.engine: Any = engines.build(
+        self.engine: engines.Physics = engines.build(
             settings, self.mj_model, frame_skip, stage, specs, int(max_contacts),
             self.prepare_model,
         )  # fmt: skip
@@ -244,6 +246,9 @@ class MujocoTask(Env):
         Args:
             data: the simulation after ``mj_forward`` at the drawn state.
             initial: the draw.
+
+        Returns:
+            A bool scalar: keep the draw.
         """
         del data, initial
         return jnp.ones((), bool)
@@ -396,7 +401,8 @@ class MujocoTask(Env):
                 f"not {type(out).__name__}"
             )
         reward, terminated, info = (*out, {}) if len(out) == 2 else out
-        return jnp.asarray(reward), jnp.asarray(terminated), dict(info)
+        info = {k: jnp.asarray(v) for k, v in dict(info).items()}
+        return jnp.asarray(reward), jnp.asarray(terminated), info
 
     def check(self) -> None:
         """Every check: shapes (as construction-time use does) and a finite first observation.

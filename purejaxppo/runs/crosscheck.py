@@ -54,8 +54,8 @@ def gymnasium_returns(policy: LoadedPolicy, episodes: int, first_seed: int = 0) 
     if twin is None:
         raise ValueError(f"{spec.env} has no Gymnasium twin (gymnasium_id) to run the policy in")
     kwargs = gymnasium_kwargs(spec)
-    if spec.config.episode_length is not None:
-        kwargs["max_episode_steps"] = spec.config.episode_length
+    # the program's time limit, whether or not the twin was registered with one
+    kwargs["max_episode_steps"] = spec.config.episode_length or policy.episode_length
     with quiet_model_compiler():
         env = gym.make(twin, **kwargs)
     out = []

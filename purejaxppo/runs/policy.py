@@ -11,8 +11,9 @@ import numpy as np
 from purejaxppo import normalize
 from purejaxppo.config import PPOConfig
 from purejaxppo.envs import engines, make, registry
-from purejaxppo.envs.base import Env
+from purejaxppo.envs.base import Env, EnvError
 from purejaxppo.envs.task import MujocoTask
+from purejaxppo.envs.v5 import V5_TASKS
 from purejaxppo.runs import checkpoint
 from purejaxppo.runs.run_dir import RunDirError, RunSpec, read_spec
 from purejaxppo.train import Policy, make_network, make_policy_fn
@@ -33,6 +34,8 @@ class LoadedPolicy:
         self.spec, self.env_id, self.seed = spec, spec.env, seed
         self.gymnasium_id = gymnasium_id(env)
         """The task's Gymnasium twin, or None."""
+        self.episode_length = env.episode_length
+        """The task's own time limit in steps."""
         self.policy = policy
         self.low, self.high = np.asarray(env.action_low), np.asarray(env.action_high)
         fn = make_policy_fn(spec.config, env)
@@ -63,16 +66,25 @@ def env_of(spec: RunSpec, physics: str | None = None) -> Env:
         EnvError: a task of the user's that this process cannot find again (the message says
             what is missing).
     """
-    registry.restore(spec.env, spec.env_origin)
     kwargs = dict(spec.env_kwargs)
     if physics is not None and physics != kwargs.get("physics"):  # the run's engine settings go
         kwargs = {k: v for k, v in kwargs.items() if k not in engines.KEYWORDS}
         kwargs["physics"] = physics
-    elif "physics" not in kwargs and spec.env in registry.V5_TASKS:  # from before the C engine
+    elif "physics" not in kwargs and spec.env in V5_TASKS:  # a run from before the C engine
         kwargs["physics"] = (
             "mjx" if {"solver_iterations", "ls_iterations"} & set(kwargs) else "auto"
         )
-    return make(spec.env, **kwargs)
+    try:
+        return registry.build(spec.env, kwargs, spec.env_origin)
+    except registry.UnknownEnvError:
+        if spec.env_origin is not None or registry.is_path(spec.env):
+            raise
+        raise EnvError(
+            f"{spec.env} was registered from Python (purejaxppo.envs.register) in the process "
+            "that trained this run, from code this process cannot import: register it again "
+            "before loading the run, or train with --env module:Class or --env file.py:Class, "
+            "which the run records"
+        ) from None
 
 
 def engine_name(env: Env) -> str:
@@ -125,6 +137,10 @@ def gymnasium_kwargs(spec: RunSpec) -> dict:
 
 
 def gymnasium_id(env: Env) -> str | None:
-    """The Gymnasium twin of a task (its ``gymnasium_id``), or None (Brax and probes have none)."""
+    """The Gymnasium twin a task's own class names (``gymnasium_id``), or None.
+
+    Not inherited: a subclass of a task (``class MyAnt(Ant)``, with another reward, say) is not
+    its base's twin unless it says so. Brax and probe environments have none.
+    """
     task = env.unwrapped
-    return task.gymnasium_id if isinstance(task, MujocoTask) else None
+    return type(task).__dict__.get("gymnasium_id") if isinstance(task, MujocoTask) else None

@@ -63,7 +63,7 @@ class RunSpec:
     """The preset the config started from (recorded; the config is what runs)."""
     mesh: Layout | None = None
     """The devices the run is split over (seeds x data); None: one device."""
-    env_origin: str | None = None
+    env_origin: dict | None = None
     """Where a task of the user's is defined, for another process to find it again
     (:func:`purejaxppo.envs.registry.origin`); None for the ids purejaxppo always knows."""
 

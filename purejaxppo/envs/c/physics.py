@@ -21,7 +21,6 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
-from purejaxppo.envs.base import EnvError
 from purejaxppo.envs.c import native
 from purejaxppo.envs.data import STAGES, FieldSpec, InitialState, SimData
 from purejaxppo.types import Array
@@ -53,10 +52,8 @@ class CPhysics:
 
     Raises:
         CEngineUnavailableError: the native part is not built or not loadable.
-        EnvError: a bad thread count or field name.
+        EnvError: a field the engine does not offer.
     """
-
-    name = "c"
 
     def __init__(
         self,
@@ -68,8 +65,6 @@ class CPhysics:
         threads: int | None = None,
         dtype: Any = jnp.float32,
     ):
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
-            raise EnvError(f"threads must be a positive integer, got {threads!r}")
         self.mj_model = mj_model
         self.frame_skip = int(frame_skip)
         self.threads = threads or native.default_threads()

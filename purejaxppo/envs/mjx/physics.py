@@ -10,21 +10,28 @@ a geom's ``gap``, which is 0 unless the model sets it) in MJX's order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import mujoco
-import numpy as np
 from mujoco import mjx
 from mujoco.mjx._src import forward as mjx_forward
 from mujoco.mjx._src import sensor as mjx_sensor
 
 from purejaxppo.envs.base import EnvError
-from purejaxppo.envs.data import CONTACT, FieldSpec, InitialState, SimData
+from purejaxppo.envs.data import (
+    CONTACT,
+    FieldSpec,
+    InitialState,
+    SimData,
+    contact_pad,
+    impl_field,
+    why_not,
+)
 from purejaxppo.envs.mjx import fixes
 from purejaxppo.types import Array
-
-_C_ONLY = ("ne", "nf", "nl", "nefc", "energy")
-"""Fields MJX has no per-step value of (it sizes its constraints when the model is made)."""
 
 
 class MjxPhysics:
@@ -43,8 +50,6 @@ class MjxPhysics:
         EnvError: a model feature MJX does not implement, or a field it does not compute.
     """
 
-    name = "mjx"
-
     def __init__(
         self,
         mj_model: mujoco.MjModel,
@@ -54,6 +59,11 @@ class MjxPhysics:
         contacts: int = 0,
         solver_loops: str = "auto",
     ):
+        if mj_model.nhistory or mj_model.nplastic:
+            raise EnvError(
+                "MJX cannot run this model (unsupported: actuator or sensor delays, or plastic "
+                "joints: mjModel.nhistory, nplastic); C MuJoCo can: physics='c'"
+            )
         self.mj_model = mj_model
         self.solver_loops = solver_loops
         try:
@@ -69,15 +79,36 @@ class MjxPhysics:
         self.dtype = self.model.opt.timestep.dtype
         template = mjx.make_data(self.model)
         for f in fields:
-            why = _why_not(template, f)
+            why = why_not(template, f, "MJX")
             if why:
                 raise EnvError(
                     f"the MJX engine cannot give mjData.{f.name}: {why}; physics='c' can"
                 )
+        # MJX's forward returns before the acceleration-stage sensors when there are no
+        # constraint rows; C MuJoCo computes them (and the rne outputs they need) anyway
+        acc = mj_model.sensor_needstage == mujoco.mjtStage.mjSTAGE_ACC
+        self._sensor_acc = template._impl.efc_J.size == 0 and bool(acc.any())
 
-    def _run(self, fn, *args):
+    def _run(self, fn: Callable[..., mjx.Data], *args: Any) -> mjx.Data:
         with fixes.patched(self.solver_loops):
             return fn(*args)
+
+    def _forward(self, m: mjx.Model, d: mjx.Data) -> mjx.Data:
+        """``mj_forward``: MJX's, and the acceleration-stage sensors it can leave out."""
+        d = mjx.forward(m, d)
+        return mjx_sensor.sensor_acc(m, d) if self._sensor_acc else d
+
+    def _physics_step(self, m: mjx.Model, d: mjx.Data) -> mjx.Data:
+        """``mj_step``: MJX's, or its forward pass and integration when sensors need more."""
+        if not self._sensor_acc:
+            return mjx.step(m, d)
+        d = self._forward(m, d)
+        integrate = {
+            mujoco.mjtIntegrator.mjINT_EULER: mjx_forward.euler,
+            mujoco.mjtIntegrator.mjINT_RK4: mjx_forward.rungekutta4,
+            mujoco.mjtIntegrator.mjINT_IMPLICITFAST: mjx_forward.implicit,
+        }[mujoco.mjtIntegrator(self.mj_model.opt.integrator)]
+        return integrate(m, d)
 
     def reset(self, initial: InitialState) -> mjx.Data:
         """``mj_resetData``, the initial state's parts set, ``mj_forward``.
@@ -87,19 +118,24 @@ class MjxPhysics:
         """
         parts = {p: getattr(initial, p).astype(self.dtype) for p in InitialState.PARTS}
         data = mjx.make_data(self.model).replace(**parts)
-        data = self._run(mjx.forward, self.model, data)
+        data = self._run(self._forward, self.model, data)
         # MJX writes normalised quaternions back into qpos; C keeps the given values, which the
         # first observation shows (and C normalises them when integrating anyway).
         return data.replace(qpos=parts["qpos"])
 
     def step(self, data: mjx.Data, action: Array) -> mjx.Data:
-        """``frame_skip`` physics steps with ``ctrl = action``, then the stage."""
+        """``frame_skip`` physics steps with ``ctrl = action``, then the stage.
+
+        Args:
+            data: the env's state.
+            action: ``[nu]``; MuJoCo clamps it to ``ctrlrange``.
+        """
         data = data.replace(ctrl=action.astype(data.ctrl.dtype))
         return self._run(self._step, data)
 
     def _step(self, data: mjx.Data) -> mjx.Data:
         m = self.model
-        data = jax.lax.fori_loop(0, self.frame_skip, lambda _, d: mjx.step(m, d), data)
+        data = jax.lax.fori_loop(0, self.frame_skip, lambda _, d: self._physics_step(m, d), data)
         if self.stage == "rne_post":
             data = mjx.rne_postconstraint(m, data)
         elif self.stage == "step1":  # mj_step1: position and velocity stages of the new state
@@ -108,7 +144,7 @@ class MjxPhysics:
             data = mjx_forward.fwd_velocity(m, data)
             data = mjx_sensor.sensor_vel(m, data)
         elif self.stage == "forward":
-            data = mjx.forward(m, data)
+            data = self._forward(m, data)
         return data
 
     def settle(self, data: mjx.Data, steps: int, from_default_pose: bool = False) -> mjx.Data:
@@ -122,8 +158,8 @@ class MjxPhysics:
 
         def settle(d: mjx.Data) -> mjx.Data:
             zero = d.replace(ctrl=jnp.zeros_like(d.ctrl))
-            out = jax.lax.fori_loop(0, steps, lambda _, d: mjx.step(m, d), zero)
-            return mjx.forward(m, out.replace(time=d.time))
+            out = jax.lax.fori_loop(0, steps, lambda _, d: self._physics_step(m, d), zero)
+            return self._forward(m, out.replace(time=d.time))
 
         return self._run(settle, data)
 
@@ -139,36 +175,28 @@ class MjxPhysics:
             elif f.name.startswith("contact."):
                 out[f.name] = _contact_field(contact, active, order, f, self.contacts)
             else:
-                out[f.name] = _get(data, f.name)
+                out[f.name] = impl_field(data, f.name)
         return SimData(fields=out)
 
 
-def _get(data: mjx.Data, name: str) -> Array:
-    impl = data._impl  # first: reading a private field as public is deprecated, with a warning
-    return getattr(impl, name) if hasattr(impl, name) else getattr(data, name)
+def _contact_field(contact: Any, active: Array, order: Array, f: FieldSpec, capacity: int) -> Array:
+    """One contact field, the active contacts first, padded to ``capacity`` as C pads it.
 
+    Args:
+        contact: MJX's contacts (``mjx.Contact``), ``[candidates, ...]`` each.
+        active: ``[candidates]`` bool.
+        order: the candidates' indices, active first, ``[min(candidates, capacity)]``.
+        f: the field.
+        capacity: contacts per env the field holds.
 
-def _why_not(template: mjx.Data, f: FieldSpec) -> str | None:
-    if f.name in _C_ONLY:
-        return "MJX has no per-step value of it"
-    if f.name == "ncon" or f.name.startswith("contact."):
-        return None
-    try:
-        value = _get(template, f.name)
-    except AttributeError:
-        return "MJX does not compute it"
-    if tuple(np.shape(value)) != f.shape:
-        return f"MJX keeps it in another layout ({np.shape(value)}, not {f.shape})"
-    return None
-
-
-def _contact_field(contact, active: Array, order: Array, f: FieldSpec, capacity: int) -> Array:
-    """One contact field, the active contacts first, padded to ``capacity`` as C pads it."""
+    Returns:
+        ``f.shape``.
+    """
     part = f.name.removeprefix("contact.")
     width, is_int = CONTACT[part]
     values = getattr(contact, part)
     values = jnp.reshape(values, (values.shape[0], width))
-    pad = jnp.inf if part == "dist" else (-1 if part == "geom" else 0)
+    pad = contact_pad(part)
     values = jnp.where(active[:, None], values, pad)[order]
     missing = capacity - values.shape[0]
     if missing > 0:

@@ -33,7 +33,17 @@ import numpy as np
 from mujoco import mjx
 
 from purejaxppo.envs.base import EnvError, broadcast_unbatched
-from purejaxppo.envs.data import ACCELERATION, CONTACT, FieldSpec, InitialState, SimData
+from purejaxppo.envs.data import (
+    ACCELERATION,
+    CONTACT,
+    RNE_SENSORS,
+    FieldSpec,
+    InitialState,
+    SimData,
+    contact_pad,
+    impl_field,
+    why_not,
+)
 from purejaxppo.types import Array
 
 _STATE = ("qpos", "qvel", "act", "mocap_pos", "mocap_quat", "qacc_warmstart", "time")
@@ -41,9 +51,6 @@ _STATE = ("qpos", "qvel", "act", "mocap_pos", "mocap_quat", "qacc_warmstart", "t
 
 _RNE_POST = ("cacc", "cfrc_int", "cfrc_ext")
 """What ``mj_rnePostConstraint`` computes: zero after a reset in C MuJoCo."""
-
-_C_ONLY = ("ne", "nf", "nl", "nefc", "energy")
-"""Fields the Warp engine does not hand to tasks (their per-world values are its internals)."""
 
 _CAPACITY = 1 | 2 | 4 | 8 | 16
 """The bits of MuJoCo Warp's ``overflow`` that mean a buffer ran out (the others report e.g. a
@@ -83,11 +90,9 @@ class WarpPhysics:
         njmax: constraint rows allocated per env (default: MuJoCo Warp's estimate).
 
     Raises:
-        EnvError: warp-lang is missing, float64 was asked for, a capacity is not positive, or a
-            field MuJoCo Warp does not compute.
+        EnvError: warp-lang is missing, float64 was asked for, or a model feature or field
+            MuJoCo Warp does not have.
     """
-
-    name = "warp"
 
     def __init__(
         self,
@@ -110,9 +115,17 @@ class WarpPhysics:
 
         _init_warp()
 
-        for name, value in (("naconmax_per_env", naconmax_per_env), ("njmax", njmax)):
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise EnvError(f"{name} must be a positive integer, got {value!r}")
+        names = {f.name for f in fields}
+        unsupported = []
+        if mj_model.nhistory or mj_model.nplastic:  # the light state does not carry them
+            unsupported.append("actuator or sensor delays, or plastic joints")
+        if stage == "rne_post" and names & {"cacc", "cfrc_int"}:  # C's: after integrating
+            unsupported.append("cacc and cfrc_int after the step (it computes them before)")
+        if unsupported:
+            raise EnvError(
+                f"the Warp engine cannot run this task (unsupported: {'; '.join(unsupported)}); "
+                "C MuJoCo can: physics='c'"
+            )
         self.mj_model = mj_model
         self.frame_skip = int(frame_skip)
         self.stage = stage
@@ -122,7 +135,9 @@ class WarpPhysics:
         self.njmax = njmax or warp_io._default_njmax(mj_model)
         self.dtype = jnp.float32
         self.device = jax.devices()[0]
-        names = {f.name for f in fields}
+        sensing = not mj_model.opt.disableflags & mujoco.mjtDisableBit.mjDSBL_SENSOR
+        # a reset's mj_forward leaves them as mj_resetData zeroed them, unless sensors need them
+        self._zero_rne = not (sensing and set(mj_model.sensor_type.tolist()) & RNE_SENSORS)
         try:
             model = mjx.put_model(mj_model, impl="warp", device=self.device)
         except (NotImplementedError, ValueError) as e:
@@ -136,7 +151,7 @@ class WarpPhysics:
         self.model = model.replace(opt=model.opt.replace(_impl=impl))
         template = self._template(1)
         for f in fields:
-            why = _why_not(template, f)
+            why = why_not(template, f, "MuJoCo Warp")
             if why:
                 raise EnvError(
                     f"the Warp engine cannot give mjData.{f.name}: {why}; physics='c' can"
@@ -168,7 +183,7 @@ class WarpPhysics:
             overflow = jnp.asarray(d._impl.overflow, jnp.int32).reshape(()) & _CAPACITY
             state["qpos"] = jnp.where(overflow == 0, state["qpos"], jnp.nan)
             state["overflow"] = overflow
-            fields = {f.name: _field(d, f.name) for f in self.fields if not _pooled(f.name)}
+            fields = {f.name: impl_field(d, f.name) for f in self.fields if not _pooled(f.name)}
             fields["qpos"] = state["qpos"]
             return WarpData(state=state, fields=fields)
 
@@ -218,10 +233,7 @@ class WarpPhysics:
             d = self._data(size, parts)
             d = jax.vmap(lambda d: mjx.forward(self.model, d))(d)
             out = self._read(d, size)
-            # mj_forward leaves rnePostConstraint's outputs as mj_resetData zeroed them; Warp's
-            # forward computes them when the model asks for them in steps
-            zeroed = {k: jnp.zeros_like(v) if k in _RNE_POST else v for k, v in out.fields.items()}
-            return out.replace(fields=zeroed)
+            return out.replace(fields=self._zeroed(out.fields))
 
         return self._batched(batch, parts)
 
@@ -232,12 +244,12 @@ class WarpPhysics:
             d = self._data(size, state, ctrl.astype(jnp.float32))
             step = jax.vmap(lambda d: mjx.step(self.model, d))
             d = jax.lax.fori_loop(0, self.frame_skip, lambda _, d: step(d), d)
+            stepped = self._read(d, size)
             if self.stage in ("step1", "forward"):
-                stepped = d
                 d = jax.vmap(lambda d: mjx.forward(self.model, d))(d)
-            out = self._read(d, size)
+            out = self._read(d, size) if self.stage in ("step1", "forward") else stepped
             if self.stage == "step1":  # the acceleration stage as the last substep left it
-                out = out.replace(fields=self._splice(out.fields, self._read(stepped, size)))
+                out = out.replace(fields=self._splice(out.fields, stepped))
             previous = state["overflow"]  # once exhausted, stays flagged
             return out.replace(state={**out.state, "overflow": out.state["overflow"] | previous})
 
@@ -268,7 +280,7 @@ class WarpPhysics:
             d = d.replace(time=state["time"].astype(jnp.float32))
             d = jax.vmap(lambda d: mjx.forward(self.model, d))(d)
             out = self._read(d, size)
-            zeroed = {k: jnp.zeros_like(v) if k in _RNE_POST else v for k, v in out.fields.items()}
+            zeroed = self._zeroed(out.fields)
             return out.replace(
                 fields=zeroed,
                 state={**out.state, "overflow": state["overflow"] | out.state["overflow"]},
@@ -280,36 +292,34 @@ class WarpPhysics:
         """What the task reads of ``data``: the data itself."""
         return data
 
+    def _zeroed(self, fields: dict[str, Array]) -> dict[str, Array]:
+        """``fields`` after a reset's ``mj_forward``: rnePostConstraint's outputs as C leaves them.
+
+        MuJoCo Warp's forward computes them whenever the model asks for them in steps; C's
+        ``mj_forward`` only for the sensors that read them (else ``mj_resetData``'s zeros).
+        """
+        if not self._zero_rne:
+            return fields
+        return {k: jnp.zeros_like(v) if k in _RNE_POST else v for k, v in fields.items()}
+
 
 def _pooled(name: str) -> bool:
     return name == "ncon" or name.startswith("contact.")
-
-
-def _why_not(template: Any, f: FieldSpec) -> str | None:
-    if f.name in _C_ONLY:
-        return "MuJoCo Warp keeps it as an internal"
-    if _pooled(f.name):
-        return None
-    try:
-        value = _field(template, f.name)
-    except AttributeError:
-        return "MuJoCo Warp does not compute it"
-    if tuple(np.shape(value)) != f.shape:
-        return f"MuJoCo Warp keeps it in another layout ({np.shape(value)}, not {f.shape})"
-    return None
 
 
 def _contacts(d: Any, size: int, capacity: int, fields: tuple[FieldSpec, ...]) -> dict:
     """``ncon`` and the contact fields per world, from MuJoCo Warp's contacts of the batch.
 
     The batch's contacts sit in one pool (``naconmax`` rows, the first ``nacon`` in use, each
-    with its world's index); a stable sort by world gives each world's in MuJoCo Warp's order.
+    with its world's index), filled in no fixed order; sorting by world, geom pair and distance
+    gives each world's contacts in an order that does not change from run to run.
     """
     impl = d._impl
     pool = impl.contact__worldid.shape[0]
     used = jnp.arange(pool) < jnp.reshape(impl.nacon, (-1,))[0]
     world = jnp.where(used, impl.contact__worldid, size)
-    order = jnp.argsort(world, stable=True)
+    geom = impl.contact__geom.reshape(pool, 2)
+    order = jnp.lexsort((impl.contact__dist.reshape(pool), geom[:, 1], geom[:, 0], world))
     counts = jnp.zeros(size + 1, jnp.int32).at[world].add(1)[:size]
     starts = jnp.cumsum(counts) - counts
     slot = starts[:, None] + jnp.arange(capacity)[None, :]  # [size, capacity]
@@ -323,8 +333,7 @@ def _contacts(d: Any, size: int, capacity: int, fields: tuple[FieldSpec, ...]) -
             part = f.name.removeprefix("contact.")
             width, is_int = CONTACT[part]
             values = getattr(impl, f"contact__{part}").reshape(pool, width)[rows]
-            pad = jnp.inf if part == "dist" else (-1 if part == "geom" else 0)
-            values = jnp.where(valid[..., None], values, pad)
+            values = jnp.where(valid[..., None], values, contact_pad(part))
             values = values.astype(jnp.int32) if is_int else values.astype(jnp.float32)
             out[f.name] = values.reshape((size, *f.shape))
     return out
@@ -353,12 +362,6 @@ def _init_warp() -> None:
     for line in text.splitlines():
         if "Could not find or load the NVIDIA CUDA driver" not in line:
             print(line, file=sys.stderr)
-
-
-def _field(d: Any, name: str) -> Array:
-    """The mjData field ``name`` of a Warp ``Data`` (public, or kept in its implementation)."""
-    impl = d._impl  # first: reading a private field as public is deprecated, with a warning
-    return getattr(impl, name) if hasattr(impl, name) else getattr(d, name)
 
 
 def overflow_message(overflow: np.ndarray) -> str | None:
