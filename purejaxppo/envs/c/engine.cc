@@ -347,7 +347,7 @@ ffi::Error Dispatch(Engine* e, int64_t n, Call* call, ffi::RemainingRets& fields
 
 // The number of envs in a carried state operand, or -1 if its size is not whole rows.
 int64_t Rows(const Engine* e, const ffi::Buffer<ffi::U32>& state,
-             const ffi::Result<ffi::Buffer<ffi::U32>>& state_out) {
+             ffi::Result<ffi::Buffer<ffi::U32>>& state_out) {
   int64_t n = static_cast<int64_t>(state.element_count()) / (2 * e->nstate);
   if (n < 1 || static_cast<int64_t>(state.element_count()) != 2 * e->nstate * n ||
       static_cast<int64_t>(state_out->element_count()) != 2 * e->nstate * n) {
