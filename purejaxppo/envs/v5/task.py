@@ -10,7 +10,7 @@ action, then ``mj_rnePostConstraint`` (the ``rne_post`` stage, here only for the
 from __future__ import annotations
 
 from importlib import resources
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -36,8 +36,9 @@ class V5Task(MujocoTask):
     ``gymnasium_id`` and implement ``initial_state``, ``observation`` and ``reward``.
 
     Args:
-        physics, threads, solver_iterations, ls_iterations, solver_loops, naconmax_per_env,
-            njmax: the engine and its settings (:class:`purejaxppo.envs.engines.EngineSettings`).
+        **engine: ``physics``, ``threads``, ``solver_iterations``, ``ls_iterations``,
+            ``solver_loops``, ``naconmax_per_env``, ``njmax``: the engine and its settings
+            (:class:`purejaxppo.envs.engines.EngineSettings`).
 
     Raises:
         EnvError: a bad engine name or setting, or a setting the engine does not have.
@@ -52,16 +53,7 @@ class V5Task(MujocoTask):
     data_fields: ClassVar[tuple[str, ...]] = ()
     """mjData fields the task reads besides qpos and qvel (``cfrc_ext`` costs an extra pass)."""
 
-    def __init__(
-        self,
-        physics: str = "auto",
-        threads: int | None = None,
-        solver_iterations: int | None = None,
-        ls_iterations: int | None = None,
-        solver_loops: str | None = None,
-        naconmax_per_env: int | None = None,
-        njmax: int | None = None,
-    ):
+    def __init__(self, **engine: Any):
         rne = "cfrc_ext" in self.data_fields
         super().__init__(
             gymnasium_xml_path(self.xml_file),
@@ -69,13 +61,7 @@ class V5Task(MujocoTask):
             episode_length=self.max_episode_steps,
             stage="rne_post" if rne else "none",
             fields=self.data_fields,
-            physics=physics,
-            threads=threads,
-            solver_iterations=solver_iterations,
-            ls_iterations=ls_iterations,
-            solver_loops=solver_loops,
-            naconmax_per_env=naconmax_per_env,
-            njmax=njmax,
+            **engine,
         )
         self.init_qpos = jnp.asarray(self.mj_model.qpos0, self.engine.dtype)
         self.init_qvel = jnp.zeros(self.mj_model.nv, self.init_qpos.dtype)
