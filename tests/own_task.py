@@ -31,6 +31,9 @@ XML = """
     <geom name="wall_s" type="box" pos="0 -0.6 0.05" size="0.62 0.02 0.05"/>
     <geom name="wall_e" type="box" pos="0.6 0 0.05" size="0.02 0.62 0.05"/>
     <geom name="wall_w" type="box" pos="-0.6 0 0.05" size="0.02 0.62 0.05"/>
+    <body name="target" mocap="true" pos="0 0 0.05">
+      <geom type="sphere" size="0.03" contype="0" conaffinity="0" rgba=".2 .8 .2 .7"/>
+    </body>
     <body name="mass" pos="0 0 0.05">
       <joint name="x" type="slide" axis="1 0 0" damping="2"/>
       <joint name="y" type="slide" axis="0 1 0" damping="2"/>
@@ -75,7 +78,8 @@ class PointReach(MujocoTask):
         k_pos, k_target = jax.random.split(key)
         qpos = jax.random.uniform(k_pos, (2,), minval=-0.5, maxval=0.5)
         target = jax.random.uniform(k_target, (2,), minval=-0.5, maxval=0.5)
-        return InitialState(qpos=qpos, task={"target": target})
+        marker = jnp.append(target, 0.05)[None]  # the green ball, where the target is
+        return InitialState(qpos=qpos, mocap_pos=marker, task={"target": target})
 
     def accept_initial(self, data, initial):
         target = initial.task["target"]
@@ -129,8 +133,9 @@ class TwinReach(MujocoEnv):
     def start(self, qpos: np.ndarray, target: np.ndarray) -> np.ndarray:
         """A new episode at ``qpos`` (at rest) and ``target``: its first observation."""
         mujoco.mj_resetData(self.model, self.data)
-        self.set_state(qpos, np.zeros(2))
         self.target = np.asarray(target, np.float64)
+        self.data.mocap_pos[0] = [*self.target, 0.05]
+        self.set_state(qpos, np.zeros(2))
         return self._get_obs()
 
     def reset_model(self) -> np.ndarray:

@@ -304,14 +304,14 @@ def test_a_recorded_origin_names_one_file_whatever_the_id_means_here(tmp_path):
 def test_naming_a_task_that_is_not_there_fails_clearly(tmp_path):
     with pytest.raises(EnvError, match=r"there is no module tests\.no_such"):
         pjp.envs.make("tests.no_such:PointReach")
-    with pytest.raises(EnvError, match="no such class in it"):
+    with pytest.raises(EnvError, match=r"no class PointRaech in it\. Its tasks: PointReach$"):
         pjp.envs.make("tests.own_task:PointRaech")
     with pytest.raises(EnvError, match="is not a task"):
         pjp.envs.make("tests.own_task:XML")
     with pytest.raises(EnvError, match="there is no file"):
         pjp.envs.make(f"{tmp_path}/reach.py:PointReach")
     (tmp_path / "empty.py").write_text("x = 1\n")
-    with pytest.raises(EnvError, match="no such class in it"):
+    with pytest.raises(EnvError, match=r"no class PointReach in it\. It defines no task class"):
         pjp.envs.make(f"{tmp_path}/empty.py:PointReach")
     task = tmp_path / "reach.py"
     task.write_text(textwrap.dedent("from tests.own_task import PointReach as Reach\n"))

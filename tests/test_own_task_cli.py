@@ -145,7 +145,7 @@ def test_the_engine_flags_reach_a_task_only_through_its_constructor(tmp_path, mo
 def test_bad_task_names_fail_before_anything_is_written(tmp_path):
     for env, message in [
         ("tests.no_such_module:Task", "there is no module tests.no_such_module"),
-        ("tests/own_task.py:Missing", "no such class in it"),
+        ("tests/own_task.py:Missing", "no class Missing in it. Its tasks: "),
         ("tests/missing.py:Task", "there is no file"),
         ("tests.own_task:PointReach", "takes no keyword 'ctrl'. Did you mean ctrl_cost"),
     ]:

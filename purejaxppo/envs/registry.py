@@ -32,6 +32,7 @@ from purejaxppo.envs import engines, probes
 from purejaxppo.envs.base import Env, EnvError
 from purejaxppo.envs.task import MujocoTask
 from purejaxppo.envs.v5 import V5_TASKS
+from purejaxppo.envs.v5.task import V5Task
 
 ENTRY_POINTS = "purejaxppo.envs"
 """The entry-point group whose entries (``id = "module:Class"``) name installed tasks."""
@@ -171,7 +172,7 @@ def load_task(spec: str) -> type[MujocoTask]:
             raise EnvError(f"{spec}: there is no file {path}")
 
         def load() -> object:
-            return _attribute(_import_file(path), name)
+            return _import_file(path)
     else:
 
         def load() -> object:
@@ -183,27 +184,39 @@ def load_task(spec: str) -> type[MujocoTask]:
                 if e.name is not None and (where == e.name or where.startswith(e.name + ".")):
                     raise EnvError(f"{spec}: there is no module {where} ({e})") from None
                 raise
-            return _attribute(module, name)
+            return module
 
-    return _task_class(load, spec)
+    return _task_class(lambda: _attribute(load(), name, spec), spec)
 
 
 def _is_file(where: str) -> bool:
     return where.endswith(".py") or os.sep in where or "/" in where
 
 
-def _attribute(module: object, qualname: str) -> object:
-    """``module.<qualname>`` (dotted for a nested class), or None."""
+def _attribute(module: object, qualname: str, spec: str) -> object:
+    """``module.<qualname>`` (dotted for a nested class).
+
+    Raises:
+        EnvError: there is none; the message names the module's task classes, closest first.
+    """
     value: object = module
     for part in qualname.split("."):
         value = getattr(value, part, None)
+    if value is None:
+        bases = (Env, MujocoTask, V5Task)
+        tasks = [
+            k
+            for k, v in vars(module).items()
+            if isinstance(v, type) and issubclass(v, Env) and v not in bases
+        ]
+        close = difflib.get_close_matches(qualname, tasks, n=max(1, len(tasks)), cutoff=0.0)
+        hint = f" Its tasks: {', '.join(close)}" if tasks else " It defines no task class"
+        raise EnvError(f"{spec}: no class {qualname} in it.{hint}")
     return value
 
 
 def _task_class(load: Callable[[], object], what: str) -> type[MujocoTask]:
     cls = load()
-    if cls is None:
-        raise EnvError(f"{what}: no such class in it")
     if not (isinstance(cls, type) and issubclass(cls, Env)):
         raise EnvError(f"{what}: {cls!r} is not a task (a subclass of purejaxppo.envs.MujocoTask)")
     return cls  # type: ignore[return-value]

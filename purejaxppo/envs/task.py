@@ -388,7 +388,7 @@ class MujocoTask(Env):
             raise EnvError(f"{name}.reward must give a scalar terminated, not {terminated.shape}")
         bad = [k for k, v in info.items() if v.shape != ()]
         if bad:
-            raise EnvError(f"{name}.reward's info must hold scalars; {', '.join(bad)} are not")
+            raise EnvError(f"{name}.reward's info must hold scalars, not: {', '.join(bad)}")
         return _Shapes(first, info)
 
     def _outcome(
@@ -396,9 +396,10 @@ class MujocoTask(Env):
     ) -> tuple[Array, Array, dict[str, Array]]:
         out = self.reward(before, after, action, task)
         if not isinstance(out, tuple) or len(out) not in (2, 3):
+            what = "one value" if not isinstance(out, tuple) else f"{len(out)} values"
             raise EnvError(
-                f"{type(self).__name__}.reward must return (reward, terminated, info), "
-                f"not {type(out).__name__}"
+                f"{type(self).__name__}.reward must return Outcome(reward, terminated, info) "
+                f"(or a tuple of the three), not {what}"
             )
         reward, terminated, info = (*out, {}) if len(out) == 2 else out
         info = {k: jnp.asarray(v) for k, v in dict(info).items()}
