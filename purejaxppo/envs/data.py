@@ -179,9 +179,20 @@ def why_not(template: Any, f: FieldSpec, engine: str) -> str | None:
         value = impl_field(template, f.name)
     except AttributeError:
         return f"{engine} does not compute it"
-    if tuple(np.shape(value)) != f.shape:
-        return f"{engine} keeps it in another layout ({np.shape(value)}, not {f.shape})"
+    shape = tuple(np.shape(value))
+    same_rows = shape[:1] == f.shape[:1] and np.prod(shape) == np.prod(f.shape)
+    if shape != f.shape and not same_rows:  # [n, 3, 3] for [n, 9] is the same numbers
+        return f"{engine} keeps it in another layout ({shape}, not {f.shape})"
     return None
+
+
+def read_field(data: Any, f: FieldSpec) -> Array:
+    """Field ``f`` of one env's MJX or MuJoCo Warp ``Data`` in mjData's layout.
+
+    They keep rotation matrices (``xmat``, ``geom_xmat``, ...) as ``[n, 3, 3]``, where mjData
+    has ``[n, 9]``: the same numbers, row-major.
+    """
+    return impl_field(data, f.name).reshape(f.shape)
 
 
 def contact_pad(part: str) -> float:

@@ -27,7 +27,7 @@ from purejaxppo.envs.data import (
     InitialState,
     SimData,
     contact_pad,
-    impl_field,
+    read_field,
     why_not,
 )
 from purejaxppo.envs.mjx import fixes
@@ -175,7 +175,7 @@ class MjxPhysics:
             elif f.name.startswith("contact."):
                 out[f.name] = _contact_field(contact, active, order, f, self.contacts)
             else:
-                out[f.name] = impl_field(data, f.name)
+                out[f.name] = read_field(data, f)
         return SimData(fields=out)
 
 

@@ -41,7 +41,7 @@ from purejaxppo.envs.data import (
     InitialState,
     SimData,
     contact_pad,
-    impl_field,
+    read_field,
     why_not,
 )
 from purejaxppo.types import Array
@@ -183,7 +183,7 @@ class WarpPhysics:
             overflow = jnp.asarray(d._impl.overflow, jnp.int32).reshape(()) & _CAPACITY
             state["qpos"] = jnp.where(overflow == 0, state["qpos"], jnp.nan)
             state["overflow"] = overflow
-            fields = {f.name: impl_field(d, f.name) for f in self.fields if not _pooled(f.name)}
+            fields = {f.name: read_field(d, f) for f in self.fields if not _pooled(f.name)}
             fields["qpos"] = state["qpos"]
             return WarpData(state=state, fields=fields)
 
