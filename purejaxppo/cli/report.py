@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from purejaxppo.envs.dmc.task import reference_owner
+
 COLUMNS = (
     ("eval_return", "eval_ret"),
     ("actor_loss", "actor"),
@@ -70,10 +72,11 @@ def print_crosscheck(report: dict) -> None:
         return
     ours = f"purejaxppo ({report['engine']})"
     twin = report.get("gymnasium", report["env"])
-    print(f"  cross-check: Gymnasium's {twin} vs {ours}, same policies:")
+    owner = reference_owner(twin)
+    print(f"  cross-check: {owner}'s {twin} vs {ours}, same policies:")
     for row in report["seeds"]:
         g, x = row["gymnasium"], row["ours"]
-        print(f"    seed {row['seed']}: {ours} {_est(x)}   Gymnasium {_est(g)}\n      {row['why']}")
+        print(f"    seed {row['seed']}: {ours} {_est(x)}   {owner} {_est(g)}\n      {row['why']}")
     print(f"  verdict: {report['verdict'].upper()}")
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from purejaxppo.envs import engines, probes
 from purejaxppo.envs.base import Env, EnvError
+from purejaxppo.envs.dmc import DMC_TASKS
 from purejaxppo.envs.task import MujocoTask
 from purejaxppo.envs.v5 import V5_TASKS
 from purejaxppo.envs.v5.task import V5Task
@@ -252,7 +253,8 @@ def origin(env_id: str) -> dict | None:
     it is installed), and for an id registered from Python its class's import path where it has
     one.
     """
-    if env_id.startswith("brax/") or env_id in V5_TASKS or env_id.startswith("probe/"):
+    builtin = env_id in V5_TASKS or env_id in DMC_TASKS
+    if builtin or env_id.startswith(("brax/", "probe/")):
         return None
     if env_id in _entry_points():
         return None
@@ -337,6 +339,9 @@ def _unknown(env_id: str) -> UnknownEnvError:
 
 for _id, _cls in V5_TASKS.items():
     register(_id, _cls, f"Gymnasium {_id}: {(_cls.__doc__ or '').splitlines()[0]}")
+for _id, _cls in DMC_TASKS.items():
+    _what = (_cls.__doc__ or "").split(".")[0].replace("\n", " ")
+    register(_id, _cls, f"DeepMind Control Suite {_cls.domain}-{_cls.dm_task}: {_what}")
 register("probe/constant", probes.ConstantReward, "probe: reward 1, one step; V = 1")
 register("probe/observation", probes.ObservationReward, "probe: reward = obs = +-1; V(obs) = obs")
 register("probe/action", probes.ActionReward, "probe: reward -(a-0.5)^2; mean action 0.5")

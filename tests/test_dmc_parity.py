@@ -1,0 +1,41 @@
+"""The suite on MJX against dm_control's C MuJoCo (float64), for two tasks of different kinds.
+
+``benchmarks/dmc_parity.py`` measures all 26 (``benchmarks/results/cpu/dmc_parity_mjx.md``);
+this keeps two of them within bounds: cheetah-run (contacts, Euler, a subtree velocity sensor)
+and acrobot-swingup (RK4, no contacts, the energy flag that MJX lacks turned off). From
+dm_control's states (resets and mid-episode), one step and ten steps of random actions.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import jax
+import pytest
+
+pytestmark = [pytest.mark.parity, pytest.mark.xdist_group("dmc_parity")]
+
+ROOT = Path(__file__).parents[1]
+BOUNDS = {  # relative to 1 + |dm_control|: obs after 1 step, reward after 1, obs after 10
+    "dm_control/cheetah-run-v0": (1e-11, 1e-12, 1e-9),
+    "dm_control/acrobot-swingup-v0": (1e-12, 1e-12, 1e-10),
+}
+
+
+@pytest.fixture(scope="module")
+def parity():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("dmc_parity", ROOT / "benchmarks/dmc_parity.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("env_id", list(BOUNDS))
+def test_mjx_steps_as_dm_control(parity, env_id):
+    with jax.enable_x64(True):
+        row = parity.measure(env_id, "mjx", starts=4, steps=10)
+    obs_1, reward_1, obs_k = BOUNDS[env_id]
+    assert row["reset_obs"] <= 1e-12, row
+    assert row["obs_1"] <= obs_1 and row["reward_1"] <= reward_1 and row["obs_k"] <= obs_k, row
