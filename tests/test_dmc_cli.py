@@ -17,6 +17,7 @@ def test_the_suite_is_listed(capsys):
     main(["envs"])
     out = capsys.readouterr().out
     assert all(env_id in out for env_id in DMC_TASKS)
+    assert "DeepMind Control Suite: Walk a quadruped forward at 0.5 m/s or more, upright" in out
 
 
 def test_trains_and_cross_checks_in_dm_control(tmp_path, capsys):

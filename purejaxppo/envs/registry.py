@@ -340,8 +340,8 @@ def _unknown(env_id: str) -> UnknownEnvError:
 for _id, _cls in V5_TASKS.items():
     register(_id, _cls, f"Gymnasium {_id}: {(_cls.__doc__ or '').splitlines()[0]}")
 for _id, _cls in DMC_TASKS.items():
-    _what = (_cls.__doc__ or "").split(".")[0].replace("\n", " ")
-    register(_id, _cls, f"DeepMind Control Suite {_cls.domain}-{_cls.dm_task}: {_what}")
+    _what = (_cls.__doc__ or "").strip().splitlines()[0].rstrip(".")
+    register(_id, _cls, f"DeepMind Control Suite: {_what}")
 register("probe/constant", probes.ConstantReward, "probe: reward 1, one step; V = 1")
 register("probe/observation", probes.ObservationReward, "probe: reward = obs = +-1; V(obs) = obs")
 register("probe/action", probes.ActionReward, "probe: reward -(a-0.5)^2; mean action 0.5")
