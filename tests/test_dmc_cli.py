@@ -8,6 +8,8 @@ from purejaxppo.cli import main
 from purejaxppo.envs import registered_ids
 from purejaxppo.envs.dmc import DMC_TASKS
 
+pytest.importorskip("dm_control", reason="dm-control is installed on CPython 3.11 and 3.12")
+
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("dmc_cli")]
 
 

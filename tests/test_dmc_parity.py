@@ -13,6 +13,8 @@ from pathlib import Path
 import jax
 import pytest
 
+pytest.importorskip("dm_control", reason="dm-control is installed on CPython 3.11 and 3.12")
+
 pytestmark = [pytest.mark.parity, pytest.mark.xdist_group("dmc_parity")]
 
 ROOT = Path(__file__).parents[1]

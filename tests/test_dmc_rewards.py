@@ -7,9 +7,12 @@ sigmoid cancels (tanh_squared near 0).
 import jax
 import numpy as np
 import pytest
-from dm_control.utils import rewards as dm_rewards
 
 from purejaxppo.envs.dmc import rewards
+
+dm_rewards = pytest.importorskip(
+    "dm_control.utils.rewards", reason="dm-control is installed on CPython 3.11 and 3.12"
+)
 
 pytestmark = pytest.mark.unit
 

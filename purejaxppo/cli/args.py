@@ -147,7 +147,7 @@ class Train:
     checkpoint_every: int | None = None
     """Updates between checkpoints (default: a tenth of the run); one is also written at the end."""
     crosscheck_episodes: int = 10
-    """Episodes per seed of the final Gymnasium cross-check (0: skip it)."""
+    """Episodes per seed of the final cross-check in the task's reference (0: skip it)."""
     progress: bool = True
     """Show a progress bar (on a terminal)."""
     live_progress: bool = False

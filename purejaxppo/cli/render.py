@@ -1,6 +1,7 @@
 """``purejaxppo render``: a video of a saved policy in the task's Gymnasium twin (C MuJoCo).
 
-Frames come from Gymnasium's renderer, which needs OpenGL; a task with no Gymnasium twin is
+Frames come from Gymnasium's renderer (dm_control's for the DeepMind Control Suite, whose twin
+is dm_control's own environment), which needs OpenGL; a task with no Gymnasium twin is
 stepped by the run's own engine and drawn by MuJoCo's renderer. The camera is the XML's ``track``
 camera (it follows the robot's centre of mass) where the task has one, else Gymnasium's
 default. Without a display, MuJoCo renders off-screen through EGL (GPU or Mesa's software EGL)

@@ -180,8 +180,8 @@ def why_not(template: Any, f: FieldSpec, engine: str) -> str | None:
     except AttributeError:
         return f"{engine} does not compute it"
     shape = tuple(np.shape(value))
-    same_rows = shape[:1] == f.shape[:1] and np.prod(shape) == np.prod(f.shape)
-    if shape != f.shape and not same_rows:  # [n, 3, 3] for [n, 9] is the same numbers
+    rotations = shape[1:] == (3, 3) and f.shape == (shape[0], 9)  # the same numbers
+    if shape != f.shape and not rotations:
         return f"{engine} keeps it in another layout ({shape}, not {f.shape})"
     return None
 

@@ -1,8 +1,10 @@
-"""The cross-check: a trained policy's episodes in Gymnasium's own task, and the verdict.
+"""The cross-check: a trained policy's episodes in the task's reference, and the verdict.
 
 The cross-check runs the saved deterministic policy (with its observation normaliser) for N
-episodes in Gymnasium's own v5 task, stepped by C MuJoCo, and compares the mean return with the
-evaluation inside purejaxppo's program (on the run's engine, C MuJoCo or MJX): both with 95%
+episodes in the task's reference, stepped by C MuJoCo (Gymnasium's own v5 task; dm_control's
+own environment for the DeepMind Control Suite; a task's named ``gymnasium_id``), and compares
+the mean return with the evaluation inside purejaxppo's program (on the run's engine, C MuJoCo
+or MJX): both with 95%
 confidence intervals (Student's t), and a verdict. They *agree* when the confidence interval
 of the difference (Welch) contains 0, or when the difference is within 5% of the larger mean's
 magnitude (a difference too small to matter, which many episodes can still make statistically

@@ -16,7 +16,7 @@ from purejaxppo.envs.dmc.task import DmcTask, dm_control_module, gaussian_quater
 from purejaxppo.envs.task import redraw
 from purejaxppo.types import Array
 
-HEIGHT_TRIES = 10001
+HEIGHT_TRIES = 10000
 """dm_control raises 1 cm at a time from the floor, and gives up after this many heights."""
 
 
@@ -24,7 +24,7 @@ class Quadruped(DmcTask):
     """A 3-D quadruped: move forward at ``desired_speed`` or more, upright.
 
     Each episode starts from a uniformly random orientation at the lowest height, in 1 cm
-    steps from 0, where nothing touches (the last of dm_control's 10001 heights if none).
+    steps from 0, where nothing touches (the last of dm_control's 10000 heights if none).
     """
 
     domain = "quadruped"

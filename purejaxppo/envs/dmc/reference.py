@@ -83,7 +83,7 @@ class ReferenceEnv(gym.Env):
         return flatten(self._env.reset().observation), {}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
-        """One control step: (obs, reward, terminated (never), truncated, info)."""
+        """One control step: (obs, reward, terminated, truncated, info)."""
         try:
             step = self._env.step(action)
         except self._physics_error as e:
@@ -91,7 +91,8 @@ class ReferenceEnv(gym.Env):
                 f"dm_control's {self._name} diverged and raised PhysicsError ({e}); dm_control "
                 "ends such an episode with this error, so it has no return to score"
             ) from None
-        return flatten(step.observation), float(step.reward), False, bool(step.last()), {}
+        ended = step.last() and step.discount == 0  # a termination (no task of the 26 has one)
+        return flatten(step.observation), float(step.reward), ended, step.last() and not ended, {}
 
     def render(self) -> np.ndarray | None:
         """The camera's frame (``render_mode="rgb_array"``), else None."""
