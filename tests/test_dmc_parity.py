@@ -41,3 +41,25 @@ def test_mjx_steps_as_dm_control(parity, env_id):
     obs_1, reward_1, obs_k = BOUNDS[env_id]
     assert row["reset_obs"] <= 1e-12, row
     assert row["obs_1"] <= obs_1 and row["reward_1"] <= reward_1 and row["obs_k"] <= obs_k, row
+
+
+def test_mjx_quadruped_resets_touch_nothing():
+    """The height search (1 cm a try, in a while_loop) runs on MJX as on C: starts free of
+    contact, at C's heights for the same keys (within one step: MJX's and C's collision
+    detection may decide a contact at the boundary apart)."""
+    import numpy as np
+
+    import purejaxppo as pjp
+
+    keys = jax.random.split(jax.random.PRNGKey(3), 4)
+    heights, contacts = {}, {}
+    with jax.enable_x64(True):
+        for physics in ("c", "mjx"):
+            task = pjp.envs.make("dm_control/quadruped-walk-v0", physics=physics)
+            states = jax.jit(jax.vmap(task.reset))(keys)
+            view = jax.vmap(task.engine.view)(states.data)
+            heights[physics] = np.asarray(view.qpos[:, 2])
+            contacts[physics] = np.asarray(view.ncon)
+    assert (contacts["mjx"] == 0).all() and (contacts["c"] == 0).all()
+    assert (heights["c"] > 0).all()
+    np.testing.assert_allclose(heights["mjx"], heights["c"], atol=0.0101)
