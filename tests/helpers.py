@@ -1,6 +1,9 @@
 """What several test modules share."""
 
+import importlib.util
 import re
+import sys
+from pathlib import Path
 
 import purejaxppo as pjp
 
@@ -37,3 +40,15 @@ def tiny_config(**overrides) -> pjp.PPOConfig:
     )
     base.update(overrides)
     return pjp.PPOConfig(**base)
+
+
+def load_benchmark(name: str):
+    """The module of ``benchmarks/<name>.py`` (its folder importable, as when it runs)."""
+    folder = Path(__file__).parents[1] / "benchmarks"
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    spec = importlib.util.spec_from_file_location(f"{name}_bench", folder / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

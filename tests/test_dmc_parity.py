@@ -6,18 +6,15 @@ and acrobot-swingup (RK4, no contacts, the energy flag that MJX lacks turned off
 dm_control's states (resets and mid-episode), one step and ten steps of random actions.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import jax
 import pytest
+
+from tests.helpers import load_benchmark
 
 pytest.importorskip("dm_control", reason="dm-control is installed on CPython 3.11 and 3.12")
 
 pytestmark = [pytest.mark.parity, pytest.mark.xdist_group("dmc_parity")]
 
-ROOT = Path(__file__).parents[1]
 BOUNDS = {  # relative to 1 + |dm_control|: obs after 1 step, reward after 1, obs after 10
     "dm_control/cheetah-run-v0": (1e-11, 1e-12, 1e-9),
     "dm_control/acrobot-swingup-v0": (1e-12, 1e-12, 1e-10),
@@ -26,12 +23,7 @@ BOUNDS = {  # relative to 1 + |dm_control|: obs after 1 step, reward after 1, ob
 
 @pytest.fixture(scope="module")
 def parity():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("dmc_parity", ROOT / "benchmarks/dmc_parity.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("dmc_parity")
 
 
 @pytest.mark.parametrize("env_id", list(BOUNDS))

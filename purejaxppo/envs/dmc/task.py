@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-import os
 import warnings
 from collections.abc import Iterator
 from importlib import resources
@@ -75,17 +74,10 @@ def quiet_dm_control() -> Iterator[None]:
 
 
 def dm_control_module(name: str) -> Any:
-    """``dm_control.<name>``, imported quietly, or a clear error where dm-control is missing.
-
-    Importing dm_control's suite starts the OpenGL backend ``MUJOCO_GL`` names (the command line
-    sets ``egl`` on a machine with no display). Where that backend cannot start, the suite is
-    imported again without rendering: stepping needs none, and a later render says what is
-    missing.
-    """
-    module = f"dm_control.{name}"
+    """``dm_control.<name>``, imported quietly, or a clear error where dm-control is missing."""
     try:
         with quiet_dm_control():
-            return importlib.import_module(module)
+            return importlib.import_module(f"dm_control.{name}")
     except ModuleNotFoundError as e:
         if (e.name or "").split(".")[0] not in ("dm_control", "labmaze"):
             raise
@@ -93,17 +85,6 @@ def dm_control_module(name: str) -> Any:
             f"the DeepMind Control Suite needs dm-control ({e}): it is installed with purejaxppo "
             "on CPython 3.11 and 3.12 (its labmaze dependency has no wheels for newer versions)"
         ) from None
-    except Exception:  # the OpenGL backend MUJOCO_GL names did not start
-        gl = os.environ.get("MUJOCO_GL")
-        os.environ["MUJOCO_GL"] = "disable"
-        try:
-            with quiet_dm_control():
-                return importlib.import_module(module)
-        finally:
-            if gl is None:
-                del os.environ["MUJOCO_GL"]
-            else:
-                os.environ["MUJOCO_GL"] = gl
 
 
 def suite_file(name: str) -> bytes:
