@@ -1,11 +1,12 @@
-"""Returns at fixed budgets, scored in Gymnasium's own tasks (C MuJoCo), beside published figures.
+"""Returns at fixed budgets, scored in each task's reference (C MuJoCo), beside published figures.
 
 For each env: ``--seeds`` seeds vmapped in one run (the CLI's way: a run directory with
 checkpoints) trained to every budget (one run continued from budget to budget when the preset does
 not anneal; see :func:`run_env`), then at each budget the policy of every seed run for
-``--episodes`` deterministic episodes in ``gymnasium.make(env_id)``. The score is the mean over
-seeds of those Gymnasium returns (with the spread over seeds); the program's evaluation and the
-cross-check verdict are kept.
+``--episodes`` deterministic episodes in the task's Gymnasium twin: Gymnasium's own v5 task, or
+dm_control's own environment for the suite (``dm_control/...`` ids). The score is the mean over
+seeds of those returns (with the spread over seeds); the program's evaluation and the
+cross-check verdict are kept. Published figures beside them: ``published.py``.
 
     uv run python benchmarks/returns.py                                  # 4 tasks x 500k, 1M
     uv run python benchmarks/returns.py --envs HalfCheetah-v5 --budgets 500000
@@ -50,7 +51,7 @@ import numpy as np
 import purejaxppo as pjp
 from purejaxppo.config import ConfigError, PPOConfig
 from purejaxppo.envs.engines import resolve as resolve_physics
-from purejaxppo.presets import TUNED, preset_config, resolve
+from purejaxppo.presets import preset_config, resolve, tuned_names
 from purejaxppo.runs import checkpoint, run_dir, session
 from purejaxppo.runs.crosscheck import Estimate, cross_check_run
 from purejaxppo.runs.sweep_table import (
@@ -68,31 +69,9 @@ from purejaxppo.runs.sweep_table import format_return as _num
 
 sys.path.insert(0, str(Path(__file__).parent))
 import common
+from published import PUBLISHED
 
 ROW_FILE = "returns_row.json"  # a scored run's row, in its run directory
-
-# Published PPO figures: (source, budget, return). Their metrics differ: RL Zoo (v3): one agent's
-# deterministic episodes; CleanRL (v4): training episodes, 3 seeds (1M), 10 seeds (8M); Tianshou
-# (v3; v2 for the pendulums and Reacher): best average return during training, 10 seeds;
-# SLM-Lab (v5): moving average of training returns, 4 runs.
-_ZOO, _CLEANRL, _TIANSHOU, _SLM = "RL Zoo (v3)", "CleanRL (v4)", "Tianshou (v3)", "SLM-Lab (v5)"
-PUBLISHED = {
-    "HalfCheetah-v5": [(_ZOO, 1_000_000, 5819), (_CLEANRL, 1_000_000, 1443),
-                       (_TIANSHOU, 1_000_000, 5784), (_SLM, 10_000_000, 6241)],
-    "Hopper-v5": [(_TIANSHOU, 1_000_000, 2609), (_ZOO, 1_000_000, 2410),
-                  (_CLEANRL, 1_000_000, 2383), (_CLEANRL, 8_000_000, 2741)],
-    "Walker2d-v5": [(_TIANSHOU, 1_000_000, 3589), (_ZOO, 1_000_000, 3479),
-                    (_CLEANRL, 1_000_000, 2288), (_SLM, 10_000_000, 4379)],
-    "Ant-v5": [(_TIANSHOU, 1_000_000, 3258), (_ZOO, 1_000_000, 1327), (_SLM, 10_000_000, 2138)],
-    "Humanoid-v5": [(_TIANSHOU, 1_000_000, 787), (_CLEANRL, 1_000_000, 716),
-                    (_SLM, 10_000_000, 2661)],
-    "Swimmer-v5": [(_ZOO, 1_000_000, 282), (_SLM, 4_000_000, 282)],
-    "InvertedPendulum-v5": [("Tianshou (v2)", 1_000_000, 1000), (_CLEANRL, 1_000_000, 963)],
-    "InvertedDoublePendulum-v5": [("Tianshou (v2)", 1_000_000, 9231), (_SLM, 10_000_000, 8384)],
-    "Reacher-v5": [("Tianshou (v2)", 1_000_000, -4.1), (_CLEANRL, 8_000_000, -4.65)],
-    "Pusher-v5": [(_CLEANRL, 1_000_000, -40.4), (_CLEANRL, 8_000_000, -30.4)],
-    "HumanoidStandup-v5": [(_SLM, 4_000_000, 150105), (_CLEANRL, 8_000_000, 109326)],
-}  # fmt: skip
 
 
 def _spec(
@@ -148,7 +127,7 @@ def run_env(
     asked = preset
     prev, prev_budget, prev_preset, start = None, None, None, 0  # prev: the last budget's run
     for budget in sorted(budgets):
-        untuned = asked == "tuned" and env_id not in TUNED
+        untuned = asked == "tuned" and not tuned_names(env_id)
         preset = "seed" if untuned else resolve(asked, env_id, budget)
         cfg = preset_config(preset).replace(total_timesteps=budget).validate()
         # continue the last budget's run: same preset, and its updates do not depend on the budget
@@ -365,8 +344,9 @@ def markdown(rows: list[dict], device: str, command: str) -> str:
         "",
         f"`{command}`",
         "",
-        "Score: mean over seeds of the final deterministic policy's return in Gymnasium's own task",
-        "(C MuJoCo), each seed over the stated episodes; min-max over seeds in brackets, the",
+        "Score: mean over seeds of the final deterministic policy's return in the task's reference",
+        "(Gymnasium's own v5 task; dm_control's own environment for `dm_control/...`; C MuJoCo),",
+        "each seed over the stated episodes; min-max over seeds in brackets, the",
         "standard deviation over seeds, each seed's score. Seeds: how many, split from",
         "PRNGKey(base seed) (a sweep's seeds are PRNGKey(0), PRNGKey(1), ...); one run each:",
         "each seed trained as its own run from the base seeds given (`--seeds-apart`), steps/s",

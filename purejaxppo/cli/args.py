@@ -205,8 +205,9 @@ class Eval:
     run_dir: tyro.conf.Positional[Path]
     """The run directory."""
     backend: Literal["purejaxppo", "gymnasium"] = "purejaxppo"
-    """purejaxppo: in the compiled program only. gymnasium: also in Gymnasium's own task (C
-    MuJoCo), with a verdict (crosscheck.json)."""
+    """purejaxppo: in the compiled program only. gymnasium: also in the task's reference
+    (Gymnasium's own v5 task, dm_control's for the suite; C MuJoCo), with a verdict
+    (crosscheck.json)."""
     physics: Literal["c", "mjx", "warp"] | None = None
     """Engine of the program's evaluation (default: the run's own)."""
     episodes: int = 10

@@ -101,7 +101,7 @@ def markdown(meta: dict, rows: list[dict]) -> str:
         f"Sweep of {meta['env']} {meta['env_kwargs']}, {meta['steps']:,} steps, {n} seeds per "
         f"point{which}; {meta['runs']} runs in {max(len(programs), 1)} compiled program(s), "
         f"{format_rate(meta['steps_per_s'])} steps/s together (compile {meta['compile_s']:.0f} s). "
-        "Score: the final deterministic policy in Gymnasium's own task, "
+        "Score: the final deterministic policy in the task's reference (its Gymnasium twin), "
         f"{meta['episodes']} episodes per seed; mean over seeds [min, max]. Eval: the run's last "
         "evaluation in the program (mean over seeds). Training: the last training episodes' "
         "return (mean over seeds). Eval peak: the best of the program's evaluations (mean over "
