@@ -5,9 +5,10 @@ A preset replaces the defaults of PPOConfig; flags given on the command line sti
 (:data:`TUNED`, :func:`tuned`); ``seed`` (the defaults themselves, the seed's hyperparameters)
 stays the default.
 
-Every tuned preset was chosen by a sweep scored in Gymnasium's own task on seeds 0-2 of the
-sweep (``hopper-10m``: 0-5, over several sweeps); its ``source`` is the results file, which
-starts with the command that made it.
+Every tuned preset was chosen by a sweep scored in the task's reference (Gymnasium's own task;
+dm_control's for ``dmc``) on seeds of the sweep's own (0-2; ``hopper-10m``: 0-5, over several
+sweeps; ``dmc``: 1000-1001 on four tasks); its ``source`` is the results files, each starting
+with the command that made it.
 ``benchmarks/returns.py`` reports each on fresh seeds.
 """
 
@@ -29,13 +30,25 @@ class Preset:
         values: the fields it sets (the rest keep PPOConfig's defaults).
         about: one line on what it is.
         env: the task it was tuned for; ``--preset tuned`` picks it for that env.
-        source: the results file of the sweep that chose it (its first lines are the command).
+        source: the results file of the sweep that chose it (its first lines are the command),
+            or the files of the sweeps, on several tasks, that chose a family's preset.
+        family: env id prefixes (``dm_control/``) of the tasks ``--preset tuned`` picks it for
+            when a task has no preset of its own: a preset chosen on a few tasks of a suite
+            stands for the suite; the longest prefix matching an id wins.
     """
 
     values: dict[str, Any]
     about: str
     env: str | None = None
-    source: str | None = None
+    source: str | tuple[str, ...] | None = None
+    family: tuple[str, ...] = ()
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The results files of the sweeps that chose it (none for an untuned preset)."""
+        if self.source is None:
+            return ()
+        return (self.source,) if isinstance(self.source, str) else self.source
 
 
 _SWEEPS = "benchmarks/results/cpu"
@@ -265,6 +278,18 @@ PRESETS: dict[str, Preset] = {
         env="Swimmer-v5",
         source=f"{_SWEEPS}/sweep_swimmer_v5_zoo4096.md",
     ),
+    "dmc": Preset(
+        {**_HOPPER},
+        "the hopper preset (a separate actor and critic, initial log std -0.5, learning rate "
+        "1e-4) for the DeepMind Control Suite at 1M steps: of eight points on four of its tasks "
+        "the only one above CleanRL's 1M figures on all four",
+        source=tuple(
+            f"{_SWEEPS}/sweep_dmc_{task}{grid}.md"
+            for task in ("cartpole_swingup", "finger_spin", "cheetah_run", "walker_walk")
+            for grid in ("", "_network")
+        ),
+        family=("dm_control/",),
+    ),
 }
 
 
@@ -283,6 +308,35 @@ TUNED: dict[str, tuple[str, ...]] = _tuned()
 """Env id -> the names of its tuned presets, by the budget each was tuned for (smallest first)."""
 
 
+def _families() -> dict[str, tuple[str, ...]]:
+    by_prefix: dict[str, list[str]] = {}
+    for name, p in PRESETS.items():
+        for prefix in p.family:
+            by_prefix.setdefault(prefix, []).append(name)
+    return {
+        prefix: tuple(sorted(names, key=lambda n: PRESETS[n].values["total_timesteps"]))
+        for prefix, names in by_prefix.items()
+    }
+
+
+FAMILIES: dict[str, tuple[str, ...]] = _families()
+"""Env id prefix -> the names of the family presets for the ids it starts, by budget."""
+
+
+def tuned_names(env_id: str | None) -> tuple[str, ...]:
+    """The presets ``--preset tuned`` chooses from for ``env_id``, by budget.
+
+    Its own where it has some, else its family's (the longest prefix of it in
+    :data:`FAMILIES`); empty where it has none.
+    """
+    if env_id is None:
+        return ()
+    if env_id in TUNED:
+        return TUNED[env_id]
+    prefixes = [prefix for prefix in FAMILIES if env_id.startswith(prefix)]
+    return FAMILIES[max(prefixes, key=len)] if prefixes else ()
+
+
 def tuned(env_id: str | None, total_timesteps: int | None = None) -> str:
     """The env's tuned preset for a budget: the one tuned for the budget nearest by ratio.
 
@@ -293,12 +347,13 @@ def tuned(env_id: str | None, total_timesteps: int | None = None) -> str:
     Raises:
         ConfigError: the env has no tuned preset (listing those that have).
     """
-    if env_id not in TUNED:
+    names = tuned_names(env_id)
+    if not names:
+        suites = "".join(f", {prefix}..." for prefix in sorted(FAMILIES))
         raise ConfigError(
             f"--preset tuned: no tuned preset for {env_id}; tuned presets exist for "
-            f"{', '.join(sorted(TUNED))} (or give --preset seed)"
+            f"{', '.join(sorted(TUNED))}{suites} (or give --preset seed)"
         )
-    names = TUNED[env_id]
     if total_timesteps is None or total_timesteps < 1:
         return names[0]
 
@@ -344,7 +399,9 @@ def describe() -> str:
     """Every preset, a paragraph each, for ``--help``."""
     lines = []
     for name, p in PRESETS.items():
-        where = f" [{p.env}; {p.source}]" if p.env else ""
+        tasks = ", ".join(filter(None, [p.env, *(f"{f}..." for f in p.family)]))
+        said = "; ".join(filter(None, [tasks, ", ".join(p.sources)]))
+        where = f" [{said}]" if said else ""
         lines.append(f"{name}: {p.about}{where}")
     lines.append(
         "tuned: the preset tuned for the env given (of those, the one tuned for the budget "

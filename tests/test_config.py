@@ -78,11 +78,19 @@ def test_every_preset_is_a_valid_config_that_differs_only_where_it_says():
         for field in dataclasses.fields(PPOConfig):
             want = preset.values.get(field.name, getattr(default, field.name))
             assert getattr(cfg, field.name) == want, (name, field.name)
-        if preset.env is not None:  # a tuned preset names its budget and the sweep that chose it
-            assert "total_timesteps" in preset.values, name
-            source = Path(__file__).parents[1] / preset.source
-            assert source.is_file(), (name, preset.source)
-            assert "`uv run python benchmarks/sweep.py --env " + preset.env in source.read_text()
+        if preset.env is not None or preset.family:  # a tuned preset: its budget, its sweeps
+            assert "total_timesteps" in preset.values and preset.sources, name
+            texts = []
+            for source in preset.sources:
+                path = Path(__file__).parents[1] / source
+                assert path.is_file(), (name, source)
+                texts.append(path.read_text())
+            swept = [t.partition("--env ")[2].split()[0] for t in texts]  # each file's command
+            assert all("`uv run python benchmarks/sweep.py --env " in t for t in texts), name
+            if preset.env is not None:  # tuned on its task
+                assert preset.env in swept, (name, swept)
+            if preset.family:  # tuned on tasks of its family
+                assert all(env.startswith(preset.family) for env in swept), (name, swept)
     assert preset_config("hopper").log_std_init == -0.5  # the value the sweep chose
 
 
@@ -119,3 +127,23 @@ def test_tuned_takes_the_preset_tuned_for_the_nearest_budget(monkeypatch):
     short = presets.Preset({"total_timesteps": 100_000}, "100k", "Hopper-v5")
     monkeypatch.setitem(presets.PRESETS, "hopper-short", short)  # listed last, budget smallest
     assert presets._tuned()["Hopper-v5"] == ("hopper-short", "hopper", "hopper-10m")
+
+
+def test_a_family_preset_stands_for_the_tasks_its_prefix_starts(monkeypatch):
+    from purejaxppo import presets
+
+    def preset(steps: int, *family: str) -> presets.Preset:
+        return presets.Preset({"total_timesteps": steps}, "a family's", family=family)
+
+    monkeypatch.setitem(presets.PRESETS, "suite", preset(1_000_000, "suite/"))
+    monkeypatch.setitem(presets.PRESETS, "suite-10m", preset(10_000_000, "suite/"))
+    monkeypatch.setitem(presets.PRESETS, "suite-b", preset(1_000_000, "suite/b-", "Hopper-v"))
+    monkeypatch.setattr(presets, "FAMILIES", presets._families())
+    assert presets.tuned("suite/a-v0") == "suite"
+    assert presets.tuned("suite/a-v0", 10_000_000) == "suite-10m"  # by budget, as an env's own
+    assert presets.tuned("suite/b-v0", 10_000_000) == "suite-b"  # the longest prefix wins
+    assert presets.tuned("Hopper-v5") == "hopper"  # a task's own presets before a family's
+    assert presets.tuned_names("suit/a-v0") == ()
+    with pytest.raises(ConfigError, match=r"tuned presets exist for .*, suite/\.\.\."):
+        presets.resolve("tuned", "suit/a-v0")
+    assert "suite-b: a family's [suite/b-..., Hopper-v...]" in presets.describe()
