@@ -7,7 +7,7 @@ SLM-Lab (v5): moving average of training returns, 4 runs.
 The DeepMind Control Suite: CleanRL's ``ppo_continuous_action`` through Gymnasium's dm_control
 wrappers, training episodes, 3 seeds at 1M and 10 seeds at 8M (PPO, and RPO, its PPO with a
 randomized action mean); SLM-Lab's PPO on MuJoCo Playground's MJX port of the suite (other
-timesteps and solver settings: ``docs/environments.md``), 100M steps, 2048 envs.
+timesteps and solver settings: ``docs/environments.md``), 100M frames, 2048 envs.
 """
 
 from __future__ import annotations

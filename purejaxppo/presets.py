@@ -281,8 +281,8 @@ PRESETS: dict[str, Preset] = {
     "dmc": Preset(
         {**_HOPPER},
         "the hopper preset (a separate actor and critic, initial log std -0.5, learning rate "
-        "1e-4) for the DeepMind Control Suite at 1M steps: of eight points on four of its tasks "
-        "the only one above CleanRL's 1M figures on all four",
+        "1e-4) for the DeepMind Control Suite at 1M steps: of seven points on four of its tasks, "
+        "the one whose every seed scored above CleanRL's 1M figures",
         source=tuple(
             f"{_SWEEPS}/sweep_dmc_{task}{grid}.md"
             for task in ("cartpole_swingup", "finger_spin", "cheetah_run", "walker_walk")
@@ -340,6 +340,8 @@ def tuned_names(env_id: str | None) -> tuple[str, ...]:
 def tuned(env_id: str | None, total_timesteps: int | None = None) -> str:
     """The env's tuned preset for a budget: the one tuned for the budget nearest by ratio.
 
+    The env's own presets, else its family's (:func:`tuned_names`).
+
     What suits 1M steps need not suit 10M (an entropy bonus can widen the policy's spread once
     its return stops rising), so a task may have one preset per budget.
     ``total_timesteps`` None (or halfway between two budgets) takes the smaller budget's.
@@ -364,7 +366,7 @@ def tuned(env_id: str | None, total_timesteps: int | None = None) -> str:
 
 
 def resolve(name: str, env_id: str | None, total_timesteps: int | None = None) -> str:
-    """The preset a name means for ``env_id``: ``tuned`` becomes the env's own (:func:`tuned`).
+    """The preset a name means for ``env_id``: ``tuned`` becomes the env's own or its family's.
 
     Raises:
         ConfigError: an unknown name (with the close matches), or ``tuned`` for an env that has

@@ -63,7 +63,7 @@ def test_bad_input_fails_early_with_a_clear_message(args, message, tmp_path):
 
 def test_preset_tuned_is_the_env_own_and_flags_still_override(monkeypatch):
     from purejaxppo.cli import commands
-    from purejaxppo.presets import preset_config
+    from purejaxppo.presets import preset_config, resolve
 
     seen = []
     monkeypatch.setattr(commands, "run_train", seen.append)
@@ -89,6 +89,9 @@ def test_preset_tuned_is_the_env_own_and_flags_still_override(monkeypatch):
     main(["train", "--preset", "seed"])
     assert seen[2].config == preset_config("gpu") and seen[2].preset == "gpu"
     assert seen[2].config.num_envs >= 1024 and seen[3].config == preset_config("seed")
+    main(["train", "--env", "dm_control/finger-spin-v0", "--preset", "tuned"])  # its family's
+    assert seen[4].config == preset_config("dmc")
+    assert resolve("tuned", "dm_control/finger-spin-v0") == "dmc"
 
 
 def test_python_dash_m_is_the_same_command():

@@ -85,8 +85,8 @@ def test_every_preset_is_a_valid_config_that_differs_only_where_it_says():
                 path = Path(__file__).parents[1] / source
                 assert path.is_file(), (name, source)
                 texts.append(path.read_text())
+            assert all(t.startswith("`uv run python benchmarks/sweep.py --env ") for t in texts)
             swept = [t.partition("--env ")[2].split()[0] for t in texts]  # each file's command
-            assert all("`uv run python benchmarks/sweep.py --env " in t for t in texts), name
             if preset.env is not None:  # tuned on its task
                 assert preset.env in swept, (name, swept)
             if preset.family:  # tuned on tasks of its family
