@@ -9,8 +9,10 @@ gives a state differing by ~1e-7 that the dynamics then amplify, so those runs a
 to 1e-4 (the seeds agree to ~1e-6 after six updates).
 """
 
+import dataclasses
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -130,6 +132,9 @@ def test_an_error_of_process_0_stops_every_process(tmp_path):
         (["--devices", "0"], "--devices takes a positive count or 'all'"),
         (["--devices", "2", "--mesh", "1x1"], "--devices 2 and --mesh 1x1 disagree"),
         (["--num-processes", "2", "--process-id", "0"], "needs all of --coordinator"),
+        (["--coordinator", "host0", "--num-processes", "2", "--process-id", "0"], "not host:port"),
+        (["--name", "../../x"], "--name '../../x': it has '/'; a run's name is letters"),
+        (["--name", ""], "--name '': it is empty"),
     ],
 )
 def test_bad_devices_or_mesh_fail_before_compiling(args, message, tmp_path):
@@ -165,3 +170,29 @@ def test_multi_process_settings_are_checked_before_joining(monkeypatch):
     monkeypatch.setenv("JAX_NUM_PROCESSES", "two")
     with pytest.raises(hosts.ConfigError, match="--num-processes must be an integer"):
         hosts.initialize("localhost:1234", None, 0)
+
+
+@pytest.mark.parametrize(
+    "address", ["host0", "host0:", ":1234", "host0:http", "host0:0", "host0:65536", "::1:1234"]
+)
+def test_a_malformed_coordinator_address_is_named_before_joining(address, monkeypatch):
+    for var in hosts.ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(hosts.ConfigError, match=f"{re.escape(repr(address))} is not host:port"):
+        hosts.initialize(address, 2, 0)
+    monkeypatch.setenv("JAX_COORDINATOR_BIND_ADDRESS", address)
+    with pytest.raises(hosts.ConfigError, match="JAX_COORDINATOR_BIND_ADDRESS"):
+        hosts.initialize("localhost:1234", 2, 0)
+    for fine in ("host0:1234", "10.0.0.1:1", "[::1]:65535"):
+        hosts.check_address("--coordinator", fine)  # no error
+
+
+def test_a_run_name_cannot_leave_the_runs_directory(tmp_path):
+    spec = run_dir.RunSpec(env="probe/constant", env_kwargs={}, config=PPOConfig(),
+                           num_seeds=1, seed=0, name="../../x", chunk_updates=1,
+                           checkpoint_every=1)  # fmt: skip
+    with pytest.raises(run_dir.RunDirError, match="it has '/'"):
+        run_dir.new_run_dir(tmp_path / "runs", spec)
+    assert not any(tmp_path.iterdir())
+    made = run_dir.new_run_dir(tmp_path / "runs", dataclasses.replace(spec, name="lr=1e-4,b"))
+    assert made.parent == tmp_path / "runs"

@@ -40,6 +40,8 @@ def run_train(args: Train) -> session.Outcome:
     """Validates (before compiling), trains in a run directory, then plots and cross-checks."""
     if args.wandb and importlib.util.find_spec("wandb") is None:
         raise pjp.ConfigError("--wandb needs the wandb package: uv sync --extra wandb")
+    if args.resume is None:
+        run_dir.check_name(args.name)
     d = args.parallel
     hosts.initialize(d.coordinator, d.num_processes, d.process_id, d.distributed)
     writer = hosts.is_writer()

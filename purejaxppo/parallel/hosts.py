@@ -63,6 +63,10 @@ def initialize(
         )
     if n is not None and (n < 1 or not 0 <= (i or 0) < n):
         raise ConfigError(f"--process-id {i} is not in 0 .. {n - 1} (--num-processes {n})")
+    if coordinator is not None:
+        check_address("--coordinator (JAX_COORDINATOR_ADDRESS)", coordinator)
+    if env.get("JAX_COORDINATOR_BIND_ADDRESS"):
+        check_address("JAX_COORDINATOR_BIND_ADDRESS", env["JAX_COORDINATOR_BIND_ADDRESS"])
     try:
         # process 0 may plot and cross-check for minutes after training: the others wait
         jax.distributed.initialize(coordinator, n, i, shutdown_timeout_seconds=3600)
@@ -74,6 +78,28 @@ def initialize(
         ) from None
     _JOINED[0] = True
     return True
+
+
+def check_address(flag: str, address: str) -> None:
+    """Checks a coordinator's address: ``host:port``, an IPv6 host in brackets (``[::1]:1234``).
+
+    Raises:
+        ConfigError: no port, a port outside 1-65535, an empty host or an unbracketed IPv6 host.
+    """
+    host, sep, port = address.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]") and len(host) > 2
+    fine = (
+        sep
+        and host
+        and port.isdigit()
+        and 0 < int(port) < 65536
+        and (bracketed or not any(c in host for c in ":[]"))
+    )
+    if not fine:
+        raise ConfigError(
+            f"{flag} {address!r} is not host:port: give process 0's host and a free port, "
+            "e.g. host0:1234, 10.0.0.1:1234 or [::1]:1234"
+        )
 
 
 def _int(name: str, value: int | str | None) -> int | None:

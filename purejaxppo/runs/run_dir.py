@@ -117,8 +117,33 @@ def versions() -> dict[str, str]:
     return out
 
 
+_NAME = re.compile(r"[A-Za-z0-9._+=,-]+")
+
+
+def check_name(name: str) -> None:
+    """Checks a run's name: letters, digits and ``. _ + = , -``.
+
+    Its directory then stays inside the runs directory (no ``/``, no path of its own).
+
+    Raises:
+        RunDirError: another character, or no name (saying which).
+    """
+    if not _NAME.fullmatch(name):
+        bad = sorted({c for c in name if not _NAME.fullmatch(c)})
+        why = f"it has {' '.join(repr(c) for c in bad)}" if bad else "it is empty"
+        raise RunDirError(
+            f"--name {name!r}: {why}; a run's name is letters, digits and . _ + = , - (it "
+            "names a folder inside --runs-dir)"
+        )
+
+
 def new_run_dir(root: Path, spec: RunSpec) -> Path:
-    """Makes a new ``root/<env>__<name>__<seed>__<time>`` (never reusing one); writes run.json."""
+    """Makes a new ``root/<env>__<name>__<seed>__<time>`` (never reusing one); writes run.json.
+
+    Raises:
+        RunDirError: a name that is not a plain folder name (:func:`check_name`).
+    """
+    check_name(spec.name)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     env = re.sub(r"[^A-Za-z0-9._-]+", "-", spec.env.rpartition(":")[2] or spec.env)
     base = root / f"{env}__{spec.name}__{spec.seed}__{stamp}"
