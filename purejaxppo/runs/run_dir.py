@@ -19,6 +19,7 @@ import contextlib
 import csv
 import datetime
 import json
+import math
 import os
 import platform
 import re
@@ -152,7 +153,7 @@ def new_run_dir(root: Path, spec: RunSpec) -> Path:
         n += 1
         path = base.with_name(f"{base.name}-{n}")
     path.mkdir(parents=True)
-    (path / RUN_FILE).write_text(json.dumps(spec.to_json(), indent=2) + "\n")
+    write_whole(path / RUN_FILE, json.dumps(spec.to_json(), indent=2) + "\n")
     return path
 
 
@@ -210,6 +211,33 @@ def read_spec(run_dir: Path) -> RunSpec:
         raise RunDirError(f"{f} is damaged ({type(e).__name__}: {e}); nothing was changed") from e
 
 
+def write_whole(path: Path, text: str) -> None:
+    """Writes ``path`` whole or not at all.
+
+    A temporary file beside it, flushed to the disk, then renamed over it: a kill, a crash or a
+    full disk leaves the old file as it was.
+
+    Raises:
+        OSError: the write failed (the temporary file removed; ``path`` untouched).
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+    with contextlib.suppress(OSError):  # the rename itself to the disk, where the OS allows
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def run_json_text(run_dir: Path) -> str:
     """run.json's text, checked to be a readable spec (:func:`read_spec`'s errors)."""
     read_spec(run_dir)
@@ -221,7 +249,7 @@ def append_metrics(run_dir: Path, first_update: int, metrics: TrainMetrics) -> N
     f = Path(run_dir) / METRICS_FILE
     arrays = [np.asarray(x, np.float64) for x in metrics]
     seeds, n = arrays[0].shape
-    new = not f.exists()
+    new = not f.exists() or f.stat().st_size == 0  # a file made but never written: the header
     with f.open("a", newline="") as fh:
         w = csv.writer(fh)
         if new:
@@ -263,8 +291,14 @@ def truncate_metrics(run_dir: Path, next_update: int) -> None:
         return
     with f.open() as fh:
         lines = fh.readlines()
-    keep = lines[:1] + [ln for ln in lines[1:] if int(ln.split(",", 1)[0]) < next_update]
-    f.write_text("".join(keep))
+    keep = lines[:1] + [ln for ln in lines[1:] if _update_of(ln) < next_update]
+    write_whole(f, "".join(keep))
+
+
+def _update_of(line: str) -> int | float:
+    """A metrics row's update; a row cut short by a kill (no newline) counts as after them all."""
+    head = line.split(",", 1)[0]
+    return int(head) if line.endswith("\n") and head.isdigit() else math.inf
 
 
 def write_tensorboard(run_dir: Path, metrics: TrainMetrics) -> None:

@@ -316,7 +316,7 @@ def _layout(spec: run_dir.RunSpec, mesh: Layout | None, resume: bool) -> Layout 
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    run_dir.write_whole(path, json.dumps(data, indent=2) + "\n")
 
 
 def _silent(*_: Any, **__: Any) -> None:

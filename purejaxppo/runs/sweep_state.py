@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from purejaxppo.config import ConfigError, PPOConfig
-from purejaxppo.runs import checkpoint
+from purejaxppo.runs import checkpoint, run_dir
 from purejaxppo.runs.run_dir import RunDirError
 from purejaxppo.train import RunnerState, TrainMetrics
 
@@ -137,12 +136,9 @@ def write_text(path: Path, text: str) -> None:
     Raises:
         checkpoint.DiskFullError: no space was left; the file is as it was.
     """
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        run_dir.write_whole(path, text)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         if checkpoint.is_disk_full(e):
             raise checkpoint.DiskFullError(f"no space left to write {path}") from e
         raise
