@@ -144,6 +144,29 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, env, env_kwargs, cfg):
     jax.tree.map(np.testing.assert_array_equal, pa, pb)
 
 
+def test_a_ctrl_c_after_a_checkpoint_is_saved_does_not_redo_the_chunk(tmp_path, monkeypatch):
+    path = _spec(tmp_path)  # 8 updates, 2 per call, a checkpoint every 2
+    save, calls = checkpoint.save, []
+
+    def save_then_interrupted(*args, **kwargs):
+        save(*args, **kwargs)
+        calls.append(args[2])
+        if len(calls) == 2:  # the chunk's host work is interrupted after its checkpoint
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint, "save", save_then_interrupted)
+    stopped = session.run(path)
+    assert stopped.status == "interrupted" and calls == [2, 4] and stopped.next_update == 4
+    m = run_dir.read_metrics(path)
+    rows = (path / run_dir.METRICS_FILE).read_text().splitlines()[1:]
+    keys = [tuple(r.split(",")[:2]) for r in rows]  # (update, seed)
+    assert len(keys) == len(set(keys))  # no row written twice
+    assert np.isfinite(m["env_steps"]).all() and m["env_steps"].shape == (SEEDS, 4)
+    monkeypatch.undo()
+    assert session.run(path, resume=True).status == "finished"
+    assert run_dir.read_metrics(path)["env_steps"].shape == (SEEDS, 8)
+
+
 def test_resume_cli_and_damaged_or_missing_run_dirs(tmp_path, capsys):
     with pytest.raises(SystemExit, match="not a directory"):
         main(["train", "--resume", str(tmp_path / "nope")])

@@ -206,11 +206,16 @@ def _run(
     if progress is not None and writer:
         bar = progress(U * cfg.batch_size * S, S, start * cfg.batch_size * S)
 
+    host_done: dict[int, set[str]] = {}  # a chunk's first update -> its host work done
+
     def finish_chunk(first: int, out) -> str:
         """Host work for a computed chunk (files, bar, checkpoint): 'ok', 'nonfinite', 'diskfull'.
 
-        With several processes every process calls it and gets process 0's word.
+        With several processes every process calls it and gets process 0's word. Called again
+        for the same chunk (a Ctrl-C in the middle of it), it does only what was left: no row
+        written twice, no checkpoint saved twice.
         """
+        done_here = host_done.setdefault(first, set())
         new_runner = out[0]
         metrics, finite = place.to_host((out[1], out[2]))
         due = (first + K) % spec.checkpoint_every == 0 or first + K == U
@@ -221,16 +226,21 @@ def _run(
         error: BaseException | None = None
         if writer:
             try:
-                run_dir.append_metrics(path, first, metrics)
-                run_dir.write_tensorboard(path, metrics)
-                if on_chunk is not None:
-                    on_chunk(first, metrics)
+                if "metrics" not in done_here:
+                    run_dir.append_metrics(path, first, metrics)
+                    done_here.add("metrics")
+                if "logs" not in done_here:
+                    done_here.add("logs")  # a logger interrupted half way is not called again
+                    run_dir.write_tensorboard(path, metrics)
+                    if on_chunk is not None:
+                        on_chunk(first, metrics)
                 if status == "nonfinite":
                     _report_nonfinite(path, metrics, first, new_runner)
                 else:
-                    if bar is not None and not live_progress:
+                    if bar is not None and not live_progress and "bar" not in done_here:
+                        done_here.add("bar")
                         _advance(bar, metrics)
-                    if due:
+                    if due and checkpoint.latest_step(path) != first + K:
                         checkpoint.save(path, state, first + K, run_json)
             except Exception as e:  # every process learns how process 0's host work ended
                 if isinstance(e, checkpoint.DiskFullError) or checkpoint.is_disk_full(e):
