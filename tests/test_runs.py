@@ -167,6 +167,22 @@ def test_a_ctrl_c_after_a_checkpoint_is_saved_does_not_redo_the_chunk(tmp_path, 
     assert run_dir.read_metrics(path)["env_steps"].shape == (SEEDS, 8)
 
 
+def test_a_damaged_newest_checkpoint_is_passed_over_for_the_one_before(tmp_path, capsys):
+    path = _spec(tmp_path)  # 8 updates, 2 per call, a checkpoint every 2
+    assert session.run(path, stop_after_chunks=3).next_update == 6  # checkpoints 4 and 6 kept
+    newest = path / checkpoint.DIR / "6"
+    for f in (newest / "runner").rglob("*"):
+        if f.is_file() and f.stat().st_size > 64:
+            f.write_bytes(f.read_bytes()[:16])  # every data file of the runner cut short
+    (path / checkpoint.DIR / "7.orbax-checkpoint-tmp-0").mkdir()  # a write killed half way
+    assert session.run(path, resume=True).status == "finished"
+    err = capsys.readouterr().err
+    assert "checkpoint 6 could not be read; using checkpoint 4" in err and "damaged-6" in err
+    assert (path / checkpoint.DIR / "damaged-6").is_dir()  # kept, out of the way
+    assert checkpoint.latest_step(path) == 8
+    assert run_dir.read_metrics(path)["env_steps"].shape == (SEEDS, 8)
+
+
 def test_resume_cli_and_damaged_or_missing_run_dirs(tmp_path, capsys):
     with pytest.raises(SystemExit, match="not a directory"):
         main(["train", "--resume", str(tmp_path / "nope")])

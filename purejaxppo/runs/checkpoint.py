@@ -15,12 +15,14 @@ actuator state), so each item is stored as ``{leaf index: array}`` over its non-
 rebuilt from the abstract tree on restore.
 
 Checkpoints are written synchronously and atomically (orbax writes to a temporary directory and
-renames it), so a run killed mid-write keeps its previous checkpoint. The two newest are kept.
+renames it), so a run killed mid-write keeps its previous checkpoint. The two newest are kept;
+a newest one that cannot be read (a file damaged later) is passed over for the one before.
 """
 
 from __future__ import annotations
 
 import errno
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -108,21 +110,44 @@ def latest_step(run_dir: Path) -> int | None:
         return mgr.latest_step()
 
 
-def _restore(run_dir: Path, item: str, abstract: Any) -> tuple[Any, int]:
-    step = latest_step(run_dir)
-    if step is None:
+def _restore(run_dir: Path, item: str, abstract: Any, set_aside: bool) -> tuple[Any, int]:
+    """The newest checkpoint that can be read, and its step.
+
+    A newer one that cannot be read (a file cut short, a disk that failed) is passed over, with
+    a line on stderr; ``set_aside`` renames it ``damaged-<step>`` (kept, out of orbax's way, so
+    the resumed run can save that step again).
+
+    Raises:
+        RunDirError: no checkpoint, or none that can be read (the newest one's error).
+    """
+    with _manager(run_dir) as mgr:
+        steps = sorted(mgr.all_steps(), reverse=True) if (Path(run_dir) / DIR).is_dir() else []
+    if not steps:
         raise RunDirError(f"{run_dir} has no checkpoint yet (nothing to resume or load)")
     target = jax.tree.map(ocp.utils.to_shape_dtype_struct, _pack(abstract))
-    try:
-        with _manager(run_dir) as mgr:
-            out = mgr.restore(
-                step, args=ocp.args.Composite(**{item: ocp.args.StandardRestore(target)})
+    errors: list[str] = []
+    for step in steps:
+        try:
+            with _manager(run_dir) as mgr:
+                out = mgr.restore(
+                    step, args=ocp.args.Composite(**{item: ocp.args.StandardRestore(target)})
+                )
+        except Exception as e:  # orbax raises many kinds for a damaged or mismatched checkpoint
+            errors.append(
+                f"checkpoint {step} in {run_dir} could not be read ({type(e).__name__}: {e})"
             )
-    except Exception as e:  # orbax raises many kinds for a damaged or mismatched checkpoint
-        raise RunDirError(
-            f"checkpoint {step} in {run_dir} could not be read ({type(e).__name__}: {e})"
-        ) from e
-    return _unpack(out[item], abstract), step
+            continue
+        for bad in steps[: len(errors)]:
+            aside = Path(run_dir) / DIR / f"damaged-{bad}"
+            if set_aside:
+                (Path(run_dir) / DIR / str(bad)).rename(aside)
+            print(
+                f"purejaxppo: checkpoint {bad} could not be read; using checkpoint {step}"
+                + (f" ({bad} kept as {aside})" if set_aside else ""),
+                file=sys.stderr,
+            )
+        return _unpack(out[item], abstract), step
+    raise RunDirError(errors[0])
 
 
 def restore_runner(run_dir: Path, abstract: RunnerState) -> tuple[RunnerState, int]:
@@ -132,10 +157,10 @@ def restore_runner(run_dir: Path, abstract: RunnerState) -> tuple[RunnerState, i
     device, which puts sharding annotations into a program lowered with them, so a resumed run's
     program would differ from a fresh start's and miss the compilation cache.
     """
-    runner, step = _restore(run_dir, "runner", abstract)
+    runner, step = _restore(run_dir, "runner", abstract, set_aside=True)
     return jax.tree.map(jnp.asarray, jax.device_get(runner)), step
 
 
 def restore_policy(run_dir: Path, abstract: Policy) -> tuple[Policy, int]:
     """The newest policies of all seeds (shaped like ``abstract``)."""
-    return _restore(run_dir, "policy", abstract)
+    return _restore(run_dir, "policy", abstract, set_aside=False)
