@@ -133,7 +133,7 @@ def test_an_error_of_process_0_stops_every_process(tmp_path):
         (["--devices", "2", "--mesh", "1x1"], "--devices 2 and --mesh 1x1 disagree"),
         (["--num-processes", "2", "--process-id", "0"], "needs all of --coordinator"),
         (["--coordinator", "host0", "--num-processes", "2", "--process-id", "0"], "not host:port"),
-        (["--name", "../../x"], "--name '../../x': it has '/'; a run's name is letters"),
+        (["--name", "../../x"], "--name '../../x': it has '/'; a run's name is ASCII letters"),
         (["--name", ""], "--name '': it is empty"),
     ],
 )

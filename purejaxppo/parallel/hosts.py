@@ -91,8 +91,11 @@ def check_address(flag: str, address: str) -> None:
     fine = (
         sep
         and host
+        and port.isascii()
         and port.isdigit()
+        and len(port) <= 5
         and 0 < int(port) < 65536
+        and not any(c.isspace() for c in host)
         and (bracketed or not any(c in host for c in ":[]"))
     )
     if not fine:

@@ -16,7 +16,7 @@ rebuilt from the abstract tree on restore.
 
 Checkpoints are written synchronously and atomically (orbax writes to a temporary directory and
 renames it), so a run killed mid-write keeps its previous checkpoint. The two newest are kept;
-a newest one that cannot be read (a file damaged later) is passed over for the one before.
+a newest one that cannot be read is passed over for the one before.
 """
 
 from __future__ import annotations
@@ -113,51 +113,67 @@ def latest_step(run_dir: Path) -> int | None:
 def _restore(run_dir: Path, item: str, abstract: Any, set_aside: bool) -> tuple[Any, int]:
     """The newest checkpoint that can be read, and its step.
 
-    A newer one that cannot be read (a file cut short, a disk that failed) is passed over, with
-    a line on stderr; ``set_aside`` renames it ``damaged-<step>`` (kept, out of orbax's way, so
-    the resumed run can save that step again).
+    A newer one that cannot be read twice over (a file cut short, a disk that failed) is
+    passed over, saying so; ``set_aside`` (a resume, which saves that step again) renames it
+    ``damaged-<step>`` in the same folder, kept. Where none can be read (a checkpoint of
+    another layout fails on every step) the newest one's error is raised and nothing is moved.
 
     Raises:
         RunDirError: no checkpoint, or none that can be read (the newest one's error).
     """
+    folder = Path(run_dir) / DIR
+    if not folder.is_dir():
+        raise RunDirError(f"{run_dir} has no checkpoint yet (nothing to resume or load)")
     with _manager(run_dir) as mgr:
-        steps = sorted(mgr.all_steps(), reverse=True) if (Path(run_dir) / DIR).is_dir() else []
+        steps = sorted(mgr.all_steps(), reverse=True)
     if not steps:
         raise RunDirError(f"{run_dir} has no checkpoint yet (nothing to resume or load)")
     target = jax.tree.map(ocp.utils.to_shape_dtype_struct, _pack(abstract))
+    args = ocp.args.Composite(**{item: ocp.args.StandardRestore(target)})
     errors: list[str] = []
     for step in steps:
-        try:
-            with _manager(run_dir) as mgr:
-                out = mgr.restore(
-                    step, args=ocp.args.Composite(**{item: ocp.args.StandardRestore(target)})
-                )
-        except Exception as e:  # orbax raises many kinds for a damaged or mismatched checkpoint
-            errors.append(
-                f"checkpoint {step} in {run_dir} could not be read ({type(e).__name__}: {e})"
-            )
+        for attempt in range(1 if errors else 2):  # the newest read twice: a passing fault
+            try:
+                with _manager(run_dir) as mgr:
+                    out = mgr.restore(step, args=args)
+                break
+            except Exception as e:  # orbax raises many kinds for a damaged or mismatched one
+                if attempt == 0 and not errors:
+                    continue
+                why = f"{type(e).__name__}: {e}"
+                errors.append(f"checkpoint {step} in {run_dir} could not be read ({why})")
+        else:
             continue
         for bad in steps[: len(errors)]:
-            aside = Path(run_dir) / DIR / f"damaged-{bad}"
+            kept = ""
             if set_aside:
-                (Path(run_dir) / DIR / str(bad)).rename(aside)
+                aside = folder / f"damaged-{bad}"
+                n = 1
+                while aside.exists():
+                    n += 1
+                    aside = folder / f"damaged-{bad}-{n}"
+                (folder / str(bad)).rename(aside)
+                kept = f"; it is kept as {aside}"
             print(
-                f"purejaxppo: checkpoint {bad} could not be read; using checkpoint {step}"
-                + (f" ({bad} kept as {aside})" if set_aside else ""),
+                f"purejaxppo: checkpoint {bad} could not be read; using checkpoint {step}{kept}",
                 file=sys.stderr,
             )
         return _unpack(out[item], abstract), step
     raise RunDirError(errors[0])
 
 
-def restore_runner(run_dir: Path, abstract: RunnerState) -> tuple[RunnerState, int]:
+def restore_runner(
+    run_dir: Path, abstract: RunnerState, set_aside: bool = False
+) -> tuple[RunnerState, int]:
     """The newest runner state (shaped like ``abstract``, e.g. from ``jax.eval_shape``).
+
+    ``set_aside``: a resume's; a newer checkpoint that cannot be read is renamed out of the way.
 
     Its arrays are uncommitted, like a fresh ``init``'s: restored arrays are committed to a
     device, which puts sharding annotations into a program lowered with them, so a resumed run's
     program would differ from a fresh start's and miss the compilation cache.
     """
-    runner, step = _restore(run_dir, "runner", abstract, set_aside=True)
+    runner, step = _restore(run_dir, "runner", abstract, set_aside)
     return jax.tree.map(jnp.asarray, jax.device_get(runner)), step
 
 

@@ -76,7 +76,7 @@ class Placement:
         abstract = jax.eval_shape(init, *args)
         if self.mesh is None:
             if resume_from is not None:
-                return checkpoint.restore_runner(resume_from, abstract)
+                return checkpoint.restore_runner(resume_from, abstract, set_aside=True)
             return jax.jit(init)(*args), 0
         shardings = self._shardings(abstract)
         if resume_from is None:
@@ -88,7 +88,7 @@ class Placement:
         read: dict[str, Any] = {}
 
         def restore() -> None:  # on process 0, which sends it (or its error) to the others
-            runner, read["start"] = checkpoint.restore_runner(resume_from, abstract)
+            runner, read["start"] = checkpoint.restore_runner(resume_from, abstract, True)
             read["host"] = jax.device_get(runner)
 
         hosts.writer_does(restore)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime
+import io
 import json
 import math
 import os
@@ -122,7 +123,7 @@ _NAME = re.compile(r"[A-Za-z0-9._+=,-]+")
 
 
 def check_name(name: str) -> None:
-    """Checks a run's name: letters, digits and ``. _ + = , -``.
+    """Checks a run's name: ASCII letters, digits and ``. _ + = , -``.
 
     Its directory then stays inside the runs directory (no ``/``, no path of its own).
 
@@ -133,7 +134,7 @@ def check_name(name: str) -> None:
         bad = sorted({c for c in name if not _NAME.fullmatch(c)})
         why = f"it has {' '.join(repr(c) for c in bad)}" if bad else "it is empty"
         raise RunDirError(
-            f"--name {name!r}: {why}; a run's name is letters, digits and . _ + = , - (it "
+            f"--name {name!r}: {why}; a run's name is ASCII letters, digits and . _ + = , - (it "
             "names a folder inside --runs-dir)"
         )
 
@@ -220,14 +221,14 @@ def write_whole(path: Path, text: str) -> None:
     Raises:
         OSError: the write failed (the temporary file removed; ``path`` untouched).
     """
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        with tmp.open("w") as fh:
+        with tmp.open("w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except OSError:
+    except BaseException:  # a full disk, or a Ctrl-C: no temporary file left
         tmp.unlink(missing_ok=True)
         raise
     with contextlib.suppress(OSError):  # the rename itself to the disk, where the OS allows
@@ -250,13 +251,15 @@ def append_metrics(run_dir: Path, first_update: int, metrics: TrainMetrics) -> N
     arrays = [np.asarray(x, np.float64) for x in metrics]
     seeds, n = arrays[0].shape
     new = not f.exists() or f.stat().st_size == 0  # a file made but never written: the header
+    text = io.StringIO()
+    w = csv.writer(text, lineterminator="\n")
+    if new:
+        w.writerow(METRIC_FIELDS)
+    for j in range(n):
+        for s in range(seeds):
+            w.writerow([first_update + j, s, *(_num(a[s, j]) for a in arrays)])
     with f.open("a", newline="") as fh:
-        w = csv.writer(fh)
-        if new:
-            w.writerow(METRIC_FIELDS)
-        for j in range(n):
-            for s in range(seeds):
-                w.writerow([first_update + j, s, *(_num(a[s, j]) for a in arrays)])
+        fh.write(text.getvalue())  # one write: a Ctrl-C lands before or after it
 
 
 def _num(x: float) -> str:
@@ -291,14 +294,16 @@ def truncate_metrics(run_dir: Path, next_update: int) -> None:
         return
     with f.open() as fh:
         lines = fh.readlines()
-    keep = lines[:1] + [ln for ln in lines[1:] if _update_of(ln) < next_update]
+    header = ",".join(METRIC_FIELDS) + "\n"  # a header cut short is written whole
+    keep = [header] + [ln for ln in lines[1:] if _update_of(ln) < next_update]
     write_whole(f, "".join(keep))
 
 
 def _update_of(line: str) -> int | float:
     """A metrics row's update; a row cut short by a kill (no newline) counts as after them all."""
     head = line.split(",", 1)[0]
-    return int(head) if line.endswith("\n") and head.isdigit() else math.inf
+    whole = line.endswith("\n") and head.isascii() and head.isdigit()
+    return int(head) if whole else math.inf
 
 
 def write_tensorboard(run_dir: Path, metrics: TrainMetrics) -> None:

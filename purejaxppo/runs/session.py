@@ -234,7 +234,8 @@ def _run(
                     run_dir.write_tensorboard(path, metrics)
                     if on_chunk is not None:
                         on_chunk(first, metrics)
-                if status == "nonfinite":
+                if status == "nonfinite" and "report" not in done_here:
+                    done_here.add("report")
                     _report_nonfinite(path, metrics, first, new_runner)
                 else:
                     if bar is not None and not live_progress and "bar" not in done_here:
