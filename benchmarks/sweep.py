@@ -95,7 +95,7 @@ def main() -> None:
     if a.quick:
         a.env, a.steps, a.seeds, a.episodes = "InvertedPendulum-v5", 8192, 2, 2
     try:
-        base = sweep.parse_settings(a.set, preset_config(a.preset))
+        base = sweep.parse_settings(a.set, preset_config(a.preset, a.env, a.steps))
         base = base.replace(total_timesteps=a.steps).validate()
         grid = sweep.parse_grid(a.grid, base)
         for name in (item.partition("=")[0] for item in a.set):
@@ -156,8 +156,12 @@ def rerun_command(meta: dict) -> str:
         skipping = token == "--set" or (skipping and not token.startswith("--"))
         if not skipping:
             kept.append(token)
-    preset = tokens[tokens.index("--preset") + 1] if "--preset" in tokens else "seed"
-    now = preset_config(preset)
+
+    def flag(name: str) -> str | None:
+        return tokens[tokens.index(name) + 1] if name in tokens else None
+
+    steps = flag("--steps")
+    now = preset_config(flag("--preset") or "seed", flag("--env"), int(steps) if steps else None)
     recorded, grid = meta["config"], meta.get("grid", {})
     settings = []
     for field in dataclasses.fields(now):
