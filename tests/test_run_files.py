@@ -9,6 +9,8 @@ import pytest
 from purejaxppo.runs import checkpoint, run_dir, sweep_state
 from purejaxppo.train import TrainMetrics
 
+pytestmark = pytest.mark.unit
+
 
 def _metrics(seeds: int, updates: int) -> TrainMetrics:
     return TrainMetrics(*(np.ones((seeds, updates)) for _ in TrainMetrics._fields))
