@@ -31,86 +31,44 @@ PUBLISHED = {
     "HumanoidStandup-v5": [(_SLM, 4_000_000, 150105), (_CLEANRL, 8_000_000, 109326)],
 }  # fmt: skip
 
-_CLEANRL_DMC, _RPO_DMC = "CleanRL", "CleanRL RPO"
-_PLAYGROUND = "SLM-Lab on Playground's port"
-PUBLISHED |= {
-    "dm_control/acrobot-swingup-v0": [(_CLEANRL_DMC, 1_000_000, 27.8)],
-    "dm_control/ball_in_cup-catch-v0": [
-        (_CLEANRL_DMC, 1_000_000, 900.8),
-        (_PLAYGROUND, 100_000_000, 942),
-    ],
-    "dm_control/cartpole-balance-v0": [(_CLEANRL_DMC, 1_000_000, 855.5)],
-    "dm_control/cartpole-balance_sparse-v0": [(_CLEANRL_DMC, 1_000_000, 999.9)],
-    "dm_control/cartpole-swingup-v0": [
-        (_CLEANRL_DMC, 1_000_000, 640.9),
-        (_CLEANRL_DMC, 8_000_000, 590),
-        (_RPO_DMC, 8_000_000, 613),
-        (_PLAYGROUND, 100_000_000, 729),
-    ],
-    "dm_control/cartpole-swingup_sparse-v0": [(_CLEANRL_DMC, 1_000_000, 51.3)],
-    "dm_control/cheetah-run-v0": [
-        (_CLEANRL_DMC, 1_000_000, 432.6),
-        (_CLEANRL_DMC, 8_000_000, 472),
-        (_RPO_DMC, 8_000_000, 566),
-        (_PLAYGROUND, 100_000_000, 883),
-    ],
-    "dm_control/finger-spin-v0": [
-        (_CLEANRL_DMC, 1_000_000, 590.5),
-        (_CLEANRL_DMC, 8_000_000, 630),
-        (_RPO_DMC, 8_000_000, 849),
-        (_PLAYGROUND, 100_000_000, 713),
-    ],
-    "dm_control/finger-turn_easy-v0": [(_CLEANRL_DMC, 1_000_000, 180.4)],
-    "dm_control/finger-turn_hard-v0": [(_CLEANRL_DMC, 1_000_000, 61.4)],
-    "dm_control/fish-swim-v0": [(_CLEANRL_DMC, 1_000_000, 87.9)],
-    "dm_control/hopper-stand-v0": [(_CLEANRL_DMC, 1_000_000, 2.7)],
-    "dm_control/hopper-hop-v0": [
-        (_CLEANRL_DMC, 1_000_000, 0.5),
-        (_CLEANRL_DMC, 8_000_000, 6.5),
-        (_RPO_DMC, 8_000_000, 62.6),
-        (_PLAYGROUND, 100_000_000, 22),
-    ],
-    "dm_control/humanoid-stand-v0": [(_CLEANRL_DMC, 1_000_000, 6.6)],
-    "dm_control/humanoid-walk-v0": [
-        (_CLEANRL_DMC, 1_000_000, 1.7),
-        (_CLEANRL_DMC, 8_000_000, 8.9),
-        (_RPO_DMC, 8_000_000, 77),
-        (_PLAYGROUND, 100_000_000, 47),
-    ],
-    "dm_control/humanoid-run-v0": [(_CLEANRL_DMC, 1_000_000, 1.1)],
-    "dm_control/pendulum-swingup-v0": [
-        (_CLEANRL_DMC, 1_000_000, 242.8),
-        (_PLAYGROUND, 100_000_000, 637),
-    ],
-    "dm_control/point_mass-easy-v0": [(_CLEANRL_DMC, 1_000_000, 274.0)],
-    "dm_control/quadruped-walk-v0": [(_CLEANRL_DMC, 1_000_000, 239.0)],
-    "dm_control/quadruped-run-v0": [
-        (_CLEANRL_DMC, 1_000_000, 180.4),
-        (_CLEANRL_DMC, 8_000_000, 172),
-        (_RPO_DMC, 8_000_000, 368),
-    ],
-    "dm_control/reacher-easy-v0": [(_CLEANRL_DMC, 1_000_000, 626.3)],
-    "dm_control/reacher-hard-v0": [
-        (_CLEANRL_DMC, 1_000_000, 443.8),
-        (_CLEANRL_DMC, 8_000_000, 638),
-        (_RPO_DMC, 8_000_000, 577),
-        (_PLAYGROUND, 100_000_000, 947),
-    ],
-    "dm_control/swimmer-swimmer6-v0": [(_CLEANRL_DMC, 1_000_000, 158.2)],
-    "dm_control/walker-stand-v0": [
-        (_CLEANRL_DMC, 1_000_000, 564.5),
-        (_PLAYGROUND, 100_000_000, 948),
-    ],
-    "dm_control/walker-walk-v0": [
-        (_CLEANRL_DMC, 1_000_000, 392.5),
-        (_CLEANRL_DMC, 8_000_000, 306),
-        (_RPO_DMC, 8_000_000, 787),
-        (_PLAYGROUND, 100_000_000, 945),
-    ],
-    "dm_control/walker-run-v0": [
-        (_CLEANRL_DMC, 1_000_000, 125.9),
-        (_CLEANRL_DMC, 8_000_000, 128),
-        (_RPO_DMC, 8_000_000, 392),
-        (_PLAYGROUND, 100_000_000, 760),
-    ],
+# task: (CleanRL at 1M, CleanRL's PPO and RPO at 8M, SLM-Lab on Playground's port at 100M)
+_DMC = {
+    "acrobot-swingup": (27.8, None, None),
+    "ball_in_cup-catch": (900.8, None, 942),
+    "cartpole-balance": (855.5, None, None),
+    "cartpole-balance_sparse": (999.9, None, None),
+    "cartpole-swingup": (640.9, (590, 613), 729),
+    "cartpole-swingup_sparse": (51.3, None, None),
+    "cheetah-run": (432.6, (472, 566), 883),
+    "finger-spin": (590.5, (630, 849), 713),
+    "finger-turn_easy": (180.4, None, None),
+    "finger-turn_hard": (61.4, None, None),
+    "fish-swim": (87.9, None, None),
+    "hopper-stand": (2.7, None, None),
+    "hopper-hop": (0.5, (6.5, 62.6), 22),
+    "humanoid-stand": (6.6, None, None),
+    "humanoid-walk": (1.7, (8.9, 77), 47),
+    "humanoid-run": (1.1, None, None),
+    "pendulum-swingup": (242.8, None, 637),
+    "point_mass-easy": (274.0, None, None),
+    "quadruped-walk": (239.0, None, None),
+    "quadruped-run": (180.4, (172, 368), None),
+    "reacher-easy": (626.3, None, None),
+    "reacher-hard": (443.8, (638, 577), 947),
+    "swimmer-swimmer6": (158.2, None, None),
+    "walker-stand": (564.5, None, 948),
+    "walker-walk": (392.5, (306, 787), 945),
+    "walker-run": (125.9, (128, 392), 760),
 }
+
+
+def _dmc(at_1m: float, at_8m: tuple[float, float] | None, port: float | None) -> list:
+    rows = [("CleanRL", 1_000_000, at_1m)]
+    if at_8m is not None:
+        rows += [("CleanRL", 8_000_000, at_8m[0]), ("CleanRL RPO", 8_000_000, at_8m[1])]
+    if port is not None:
+        rows.append(("SLM-Lab on Playground's port", 100_000_000, port))
+    return rows
+
+
+PUBLISHED |= {f"dm_control/{task}-v0": _dmc(*figures) for task, figures in _DMC.items()}

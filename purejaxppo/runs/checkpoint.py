@@ -80,12 +80,17 @@ def _unpack(packed: dict[str, Any], abstract: Any) -> Any:
 def save(run_dir: Path, runner: RunnerState, next_update: int, run: dict | None = None) -> None:
     """Writes the checkpoint taken after updates ``0 .. next_update - 1`` (``run``: run.json).
 
+    A step already saved is kept as it is: a save done again after a Ctrl-C in the middle of a
+    chunk's host work does nothing.
+
     Raises:
         DiskFullError: no space was left; orbax writes into a temporary directory and renames
             it when done, so the checkpoints written before are kept as they were.
     """
     try:
         with _manager(run_dir) as mgr:
+            if next_update in mgr.all_steps():
+                return
             mgr.save(
                 next_update,
                 args=ocp.args.Composite(
@@ -131,35 +136,40 @@ def _restore(run_dir: Path, item: str, abstract: Any, set_aside: bool) -> tuple[
     target = jax.tree.map(ocp.utils.to_shape_dtype_struct, _pack(abstract))
     args = ocp.args.Composite(**{item: ocp.args.StandardRestore(target)})
     errors: list[str] = []
-    for step in steps:
-        for attempt in range(1 if errors else 2):  # the newest read twice: a passing fault
-            try:
-                with _manager(run_dir) as mgr:
-                    out = mgr.restore(step, args=args)
-                break
-            except Exception as e:  # orbax raises many kinds for a damaged or mismatched one
-                if attempt == 0 and not errors:
-                    continue
-                why = f"{type(e).__name__}: {e}"
-                errors.append(f"checkpoint {step} in {run_dir} could not be read ({why})")
-        else:
+    for i, step in enumerate(steps):
+        out, why = _read(run_dir, step, args)
+        if why is not None and i == 0:  # the newest read again: a passing fault
+            out, why = _read(run_dir, step, args)
+        if why is not None:
+            errors.append(f"checkpoint {step} in {run_dir} could not be read ({why})")
             continue
-        for bad in steps[: len(errors)]:
-            kept = ""
-            if set_aside:
-                aside = folder / f"damaged-{bad}"
-                n = 1
-                while aside.exists():
-                    n += 1
-                    aside = folder / f"damaged-{bad}-{n}"
-                (folder / str(bad)).rename(aside)
-                kept = f"; it is kept as {aside}"
+        for bad in steps[:i]:
+            kept = f"; it is kept as {_set_aside(folder, bad)}" if set_aside else ""
             print(
                 f"purejaxppo: checkpoint {bad} could not be read; using checkpoint {step}{kept}",
                 file=sys.stderr,
             )
         return _unpack(out[item], abstract), step
     raise RunDirError(errors[0])
+
+
+def _read(run_dir: Path, step: int, args: Any) -> tuple[Any, str | None]:
+    """Checkpoint ``step``'s items, or None and why it could not be read."""
+    try:
+        with _manager(run_dir) as mgr:
+            return mgr.restore(step, args=args), None
+    except Exception as e:  # orbax raises many kinds for a damaged or mismatched one
+        return None, f"{type(e).__name__}: {e}"
+
+
+def _set_aside(folder: Path, step: int) -> Path:
+    """Renames checkpoint ``step`` to a free ``damaged-<step>[-n]`` beside it; its new path."""
+    aside, n = folder / f"damaged-{step}", 1
+    while aside.exists():
+        n += 1
+        aside = folder / f"damaged-{step}-{n}"
+    (folder / str(step)).rename(aside)
+    return aside
 
 
 def restore_runner(

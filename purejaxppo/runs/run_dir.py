@@ -294,7 +294,8 @@ def truncate_metrics(run_dir: Path, next_update: int) -> None:
         return
     with f.open() as fh:
         lines = fh.readlines()
-    header = ",".join(METRIC_FIELDS) + "\n"  # a header cut short is written whole
+    whole = bool(lines) and lines[0].endswith("\n")  # else a header cut short: written whole
+    header = lines[0] if whole else ",".join(METRIC_FIELDS) + "\n"
     keep = [header] + [ln for ln in lines[1:] if _update_of(ln) < next_update]
     write_whole(f, "".join(keep))
 

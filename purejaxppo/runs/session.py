@@ -241,7 +241,7 @@ def _run(
                     if bar is not None and not live_progress and "bar" not in done_here:
                         done_here.add("bar")
                         _advance(bar, metrics)
-                    if due and checkpoint.latest_step(path) != first + K:
+                    if due:  # a step already saved is left as it is
                         checkpoint.save(path, state, first + K, run_json)
             except Exception as e:  # every process learns how process 0's host work ended
                 if isinstance(e, checkpoint.DiskFullError) or checkpoint.is_disk_full(e):
