@@ -128,7 +128,7 @@ def run_env(
     prev, prev_budget, prev_preset, start = None, None, None, 0  # prev: the last budget's run
     for budget in sorted(budgets):
         untuned = asked == "tuned" and not tuned_names(env_id)
-        preset = "seed" if untuned else resolve(asked, env_id, budget)
+        preset = "defaults" if untuned else resolve(asked, env_id, budget)
         cfg = preset_config(preset).replace(total_timesteps=budget).validate()
         # continue the last budget's run: same preset, and its updates do not depend on the budget
         shared = prev is not None and preset == prev_preset and not cfg.anneal_lr
@@ -438,7 +438,9 @@ def main() -> None:
     p.add_argument("--budgets", nargs="*", type=int, default=None, help="default: 500000 1000000")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument(
-        "--preset", default="seed", help="a preset, or tuned: each env's own (seed where none)"
+        "--preset",
+        default="defaults",
+        help="a preset, or tuned: each env's own (defaults where none)",
     )
     p.add_argument(
         "--seed", type=int, default=0, help="base seed: the runs' keys are split from it"

@@ -21,9 +21,6 @@ Writes ``benchmarks/results/<platform>/scaling_<env>.{json,md,png}`` (``--out-st
 ``--merge`` keeps the points already in that JSON and adds (or replaces) the ones measured now,
 so a table too slow for one sitting is built by several commands, each listed in the table with
 the timed updates and repeats of its points.
-
-Points of 1024 envs and more in all (num_envs, or seeds x 16) hung on a CPU with jax 0.10.2
-until ``envs/mjx/speed.py`` stopped MJX's Cholesky from reaching LAPACK in batches (README).
 """
 
 from __future__ import annotations

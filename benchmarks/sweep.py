@@ -45,7 +45,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=500_000, help="env steps per run")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--seed", type=int, default=0, help="the first seed (seeds seed..seed+seeds-1)")
-    p.add_argument("--preset", default="seed", help="the base the grid's values replace")
+    p.add_argument("--preset", default="defaults", help="the base the grid's values replace")
     p.add_argument(
         "--set",
         nargs="*",
@@ -161,7 +161,9 @@ def rerun_command(meta: dict) -> str:
         return tokens[tokens.index(name) + 1] if name in tokens else None
 
     steps = flag("--steps")
-    now = preset_config(flag("--preset") or "seed", flag("--env"), int(steps) if steps else None)
+    now = preset_config(
+        flag("--preset") or "defaults", flag("--env"), int(steps) if steps else None
+    )
     recorded, grid = meta["config"], meta.get("grid", {})
     settings = []
     for field in dataclasses.fields(now):

@@ -6,9 +6,9 @@ are leaves: they are traced, so a sweep is one compiled program,
 ``jax.vmap(train)(keys, configs)`` where ``configs`` is a ``PPOConfig`` whose float leaves have
 a leading axis (see :func:`stack_configs`).
 
-The defaults are the seed's: Adam at 3e-4, gamma 0.99, GAE lambda 0.95, clip 0.2, value
-coefficient 0.5, entropy coefficient 0.01, gradient norm 0.5, 10 epochs of minibatches of 64
-over 2048 transitions per update.
+The defaults (the ``defaults`` preset, made for HalfCheetah-v5): Adam at 3e-4, gamma 0.99, GAE
+lambda 0.95, clip 0.2, value coefficient 0.5, entropy coefficient 0.01, gradient norm 0.5, 10
+epochs of minibatches of 64 over 2048 transitions per update.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class PPOConfig(struct.PyTreeNode):
     hidden_sizes: tuple[int, ...] = _static((64, 64))
     """Widths of the shared trunk (or of both separate networks)."""
     shared_network: bool = _static(True)
-    """One trunk for actor and critic (the seed's); False gives separate orthogonal-init MLPs."""
+    """One trunk for actor and critic (the default); False gives separate orthogonal-init MLPs."""
     critic_hidden_sizes: tuple[int, ...] | None = _static(None)
     """Critic widths when ``shared_network`` is False (defaults to ``hidden_sizes``)."""
     activation: str = _static("tanh")

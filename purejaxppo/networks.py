@@ -2,20 +2,12 @@
 
 Two architectures, chosen by ``PPOConfig.shared_network``:
 
-* shared (the seed's): one trunk of ``hidden_sizes`` initialised ``normal * sqrt(2 / fan_in)``,
+* shared (the default): one trunk of ``hidden_sizes`` initialised ``normal * sqrt(2 / fan_in)``,
   an actor head and a critic head initialised the same way times 0.01;
 * separate: an actor MLP and a critic MLP, orthogonal init (gain sqrt(2) hidden, 0.01 actor
   output, 1.0 critic output), widths ``hidden_sizes`` and ``critic_hidden_sizes``.
 
 Both have a learned, state-independent ``log_std`` starting at ``log_std_init``.
-
-The orthogonal init draws each matrix from a QR factorisation. Under ``vmap`` (seeds, a sweep's
-points) JAX would batch it into one LAPACK call per layer, and jaxlib 0.10's CPU kernel splits a
-batch into chunks on XLA's intra-op thread pool and blocks until they are done: with a layer of
-the actor and one of the critic factored at once on a 2-thread pool, both threads wait for
-chunks nobody runs, and the program hangs before its first step (the same fault as the MJX
-engine's Cholesky, ``envs/mjx/speed.py``). :func:`orthogonal` factors one matrix per call instead
-(``lax.map`` over the batch): the same values, no batched QR.
 """
 
 from __future__ import annotations
@@ -47,10 +39,11 @@ def _he_normal(scale: float = 1.0) -> nn.initializers.Initializer:
 def orthogonal(scale: float = 1.0) -> nn.initializers.Initializer:
     """``jax.nn.initializers.orthogonal(scale)`` whose QR is never batched.
 
-    Under ``vmap`` the key gains a batch axis; the batching rule maps the unbatched initializer
-    over it (``lax.map``), so each seed's matrix equals the one the stock initializer gives for
-    that key, and every LAPACK QR call factors a single matrix (see the module docstring).
-    Nested vmaps map again, each level.
+    Why: a batched QR is one LAPACK call whose CPU kernel splits the batch over XLA's thread
+    pool and blocks; two such calls at once (an actor and a critic layer) on two threads wait on
+    each other forever. So under ``vmap`` the unbatched initializer is mapped over the keys
+    (``lax.map``): each seed's matrix equals the stock initializer's for its key. Nested vmaps
+    map again, each level.
     """
     stock = nn.initializers.orthogonal(scale)
 

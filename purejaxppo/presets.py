@@ -2,8 +2,8 @@
 
 A preset replaces the defaults of PPOConfig; flags given on the command line still override it.
 ``--preset tuned`` picks the preset tuned for the env given and the budget nearest the one asked
-(:data:`TUNED`, :func:`tuned`); ``seed`` (the defaults themselves, the seed's hyperparameters)
-stays the default.
+(:data:`TUNED`, :func:`tuned`); ``defaults`` (PPOConfig's own) is the default on a CPU. A
+preset's ``about`` is one line; how a tuned preset was chosen is told in its sweep's results file.
 
 Every tuned preset was chosen by a sweep scored in the task's reference (Gymnasium's own task;
 dm_control's for ``dmc``) on seeds of the sweep's own (0-2; ``hopper-10m``: 0-5, over several
@@ -28,7 +28,7 @@ class Preset:
 
     Attributes:
         values: the fields it sets (the rest keep PPOConfig's defaults).
-        about: one line on what it is.
+        about: one line (at most 100 characters) on what it sets and why; ``--help`` prints it.
         env: the task it was tuned for; ``--preset tuned`` picks it for that env.
         source: the results file of the sweep that chose it (its first lines are the command),
             or the files of the sweeps, on several tasks, that chose a family's preset.
@@ -75,7 +75,7 @@ _WALKER2D = {"total_timesteps": 1_000_000, "log_std_init": -0.5, "shared_network
 """``walker2d``: what ``walker2d-10m`` starts from."""
 
 PRESETS: dict[str, Preset] = {
-    "seed": Preset({}, "the defaults: the seed's hyperparameters (made for HalfCheetah-v5)"),
+    "defaults": Preset({}, "PPOConfig's defaults, made for HalfCheetah-v5 at 500k steps"),
     "cleanrl": Preset(
         {
             "total_timesteps": 1_000_000,
@@ -85,10 +85,8 @@ PRESETS: dict[str, Preset] = {
             "clip_value": True,
             "log_std_init": 0.0,
         },
-        "CleanRL's ppo_continuous_action.py (separate 64x64 tanh actor and critic, learning rate "
-        "3e-4 annealed, no entropy bonus, clipped value loss, initial log std 0, 2048 transitions "
-        "per update in minibatches of 64 for 10 epochs), for comparisons with its published "
-        "figures; 16 envs x 128 steps per rollout where CleanRL steps 1 env for 2048",
+        "CleanRL's ppo_continuous_action.py, for its published figures (16 envs x 128 steps, "
+        "not 1 x 2048)",
     ),
     "gpu": Preset(
         {
@@ -99,11 +97,8 @@ PRESETS: dict[str, Preset] = {
             "n_epochs": 4,
             "eval_every": 20,
         },
-        "the shape for a GPU: 2048 envs x 32 steps per update, 8 minibatches, 4 epochs, 20M "
-        "steps (320 updates); the seed's hyperparameters otherwise. The shape is that of Brax's "
-        "and MuJoCo Playground's published MJX PPO settings (2048 envs, rollouts of 20-30 steps, "
-        "4-16 epochs) and of benchmarks/gpu_suite.py; it has not been tuned on a GPU here. The "
-        "command line's default on a GPU or TPU",
+        "the shape of Brax's and Playground's MJX PPO (2048 envs x 32 steps, 20M); untuned; "
+        "the GPU default",
     ),
     "halfcheetah": Preset(
         {
@@ -117,17 +112,13 @@ PRESETS: dict[str, Preset] = {
             "clip_epsilon": 0.1,
             "gae_lambda": 0.92,
         },
-        "gamma 0.98 and initial log std -2 (std 0.14; sweep_halfcheetah_v5.md) with RL Zoo's "
-        "shape: a separate 256x256 ReLU actor and critic, clip range 0.1, GAE lambda 0.92, at "
-        "learning rate 1e-4, for HalfCheetah-v5 at 1M steps (the wider network trains about 4x "
-        "slower on a CPU than the 64x64 of the other presets)",
+        "gamma 0.98, log std -2 and RL Zoo's 256x256 ReLU actor and critic",
         env="HalfCheetah-v5",
         source=f"{_SWEEPS}/sweep_halfcheetah_v5_relu256.md",
     ),
     "hopper": Preset(
         _HOPPER,
-        "the seed's with a separate actor and critic, initial log std -0.5 (std 0.61; "
-        "sweep_hopper_v5.md) and learning rate 1e-4 (sweep_hopper_v5_1m.md), for Hopper-v5 at 1M",
+        "a separate actor and critic, log std -0.5, learning rate 1e-4",
         env="Hopper-v5",
         source=f"{_SWEEPS}/sweep_hopper_v5_separate.md",
     ),
@@ -140,22 +131,13 @@ PRESETS: dict[str, Preset] = {
             "batch_size": 16384,
             "minibatch_size": 512,
         },
-        "the hopper preset with the entropy bonus 0.003 in place of 0.01 and updates eight times "
-        "as large (128 envs x 128 steps, minibatches of 512), for Hopper-v5 at 10M steps (with "
-        "0.01 the policy's spread widens after 2M steps and its return falls: "
-        "returns_hopper_v5_10m_constant.md; without a bonus it scores within 20 of 0.003 on the "
-        "sweep's seeds 0-5, its worst seed 1397 against 2157: sweep_hopper_v5_10m.md and "
-        "sweep_hopper_v5_10m_seeds3.md; annealing the learning rate scored lower; updates four "
-        "times as large halve the late updates' KL and score 115 more on seeds 0-5: "
-        "sweep_hopper_v5_10m_batch8192.md; eight times as large score the same mean with the "
-        "worst seed 3027 against 2336: sweep_hopper_v5_10m_batch16384.md)",
+        "hopper's with entropy bonus 0.003 and updates of 16384 steps",
         env="Hopper-v5",
         source=f"{_SWEEPS}/sweep_hopper_v5_10m_batch16384.md",
     ),
     "walker2d": Preset(
         _WALKER2D,
-        "the seed's with a separate actor and critic and initial log std -0.5 (std 0.61; "
-        "sweep_walker2d_v5.md), for Walker2d-v5 at 1M steps",
+        "a separate actor and critic, log std -0.5",
         env="Walker2d-v5",
         source=f"{_SWEEPS}/sweep_walker2d_v5_separate.md",
     ),
@@ -167,36 +149,25 @@ PRESETS: dict[str, Preset] = {
             "adaptive_lr": True,
             "target_kl": 0.01,
         },
-        "the walker2d preset without the entropy bonus, its learning rate set by the updates' KL "
-        "(adaptive_lr around target_kl 0.01, from 3e-4), for Walker2d-v5 at 10M steps: at a "
-        "constant rate each update's KL grows after 2M steps and the policy collapses "
-        "(returns_walker2d_v5_10m_walker2d.md); a constant 1e-4 scored alike at 3M with twice "
-        "its KL and its spread shrinking, and stopping updates at the KL limit (use_target_kl) "
-        "alike too (sweep_walker2d_v5_3m.md)",
+        "walker2d's without the entropy bonus, the learning rate set by the updates' KL",
         env="Walker2d-v5",
         source=f"{_SWEEPS}/sweep_walker2d_v5_3m_adaptive.md",
     ),
     "ant": Preset(
         _ANT,
-        "the seed's with a separate actor and critic, learning rate 1e-4, no entropy bonus and "
-        "initial log std -2 (std 0.14; Ant pays for its actions' size; sweep_ant_v5.md), for "
-        "Ant-v5 at 1M steps",
+        "a separate actor and critic, learning rate 1e-4, no entropy bonus, log std -2",
         env="Ant-v5",
         source=f"{_SWEEPS}/sweep_ant_v5_separate.md",
     ),
     "ant-10m": Preset(
         {**_ANT, "total_timesteps": 10_000_000, "adaptive_lr": True, "target_kl": 0.02},
-        "the ant preset with its learning rate set by the updates' KL (adaptive_lr around "
-        "target_kl 0.02, from 1e-4), for Ant-v5 at 10M steps: at a constant rate its evaluation "
-        "peaks at 1.5M steps and then falls (returns_ant_v5_10m_ant.md); target_kl 0.01 scored "
-        "a little lower at 3M",
+        "ant's with the learning rate set by the updates' KL",
         env="Ant-v5",
         source=f"{_SWEEPS}/sweep_ant_v5_3m_adaptive.md",
     ),
     "invertedpendulum": Preset(
         {"total_timesteps": 1_000_000, "anneal_lr": True},
-        "the seed's with the learning rate annealed to 0, for InvertedPendulum-v5 at 1M steps "
-        "(three points of its sweep hold 1000, the most; this one keeps the final policy still)",
+        "the learning rate annealed to 0",
         env="InvertedPendulum-v5",
         source=f"{_SWEEPS}/sweep_invertedpendulum_v5.md",
     ),
@@ -208,31 +179,25 @@ PRESETS: dict[str, Preset] = {
             "log_std_init": -0.5,
             "entropy_coeff": 0.03,
         },
-        "the seed's with learning rate 1e-4 annealed to 0 (sweep_inverteddoublependulum_v5.md), "
-        "initial log std -0.5 (std 0.61; with the narrower -1 and -2 more episodes fell; "
-        "sweep_inverteddoublependulum_v5_std.md) and entropy bonus 0.03 (with the seed's 0.01 "
-        "some final policies fall in some episodes), for InvertedDoublePendulum-v5 at 1M steps",
+        "learning rate 1e-4 annealed to 0, log std -0.5, entropy bonus 0.03",
         env="InvertedDoublePendulum-v5",
         source=f"{_SWEEPS}/sweep_inverteddoublependulum_v5_width.md",
     ),
     "reacher": Preset(
         {"total_timesteps": 1_000_000, "gamma": 0.95},
-        "the seed's with gamma 0.95 (Reacher's 50-step episodes reward being near now), for "
-        "Reacher-v5 at 1M steps",
+        "gamma 0.95: the 50-step episodes' reward is near",
         env="Reacher-v5",
         source=f"{_SWEEPS}/sweep_reacher_v5_gamma.md",
     ),
     "pusher": Preset(
         {"total_timesteps": 1_000_000, "learning_rate": 1e-4},
-        "the seed's with learning rate 1e-4, for Pusher-v5 at 1M steps",
+        "learning rate 1e-4",
         env="Pusher-v5",
         source=f"{_SWEEPS}/sweep_pusher_v5.md",
     ),
     "humanoid": Preset(
         {**_HUMANOID, "entropy_coeff": 0.0},
-        "the seed's with a separate actor and critic, learning rate 1e-4 "
-        "(sweep_humanoid_v5_separate.md) and no entropy bonus (with it the policy's spread over "
-        "17 actions keeps widening), for Humanoid-v5 at 1M steps",
+        "a separate actor and critic, learning rate 1e-4, no entropy bonus",
         env="Humanoid-v5",
         source=f"{_SWEEPS}/sweep_humanoid_v5_entropy.md",
     ),
@@ -244,17 +209,13 @@ PRESETS: dict[str, Preset] = {
             "adaptive_lr": True,
             "target_kl": 0.02,
         },
-        "the humanoid preset with its learning rate set by the updates' KL (adaptive_lr around "
-        "target_kl 0.02, from 1e-4), for Humanoid-v5 at 10M steps: at a constant 1e-4 its "
-        "evaluation peaks near 1.8M steps and falls while each update's KL grows; under "
-        "adaptive_lr the rate ends at its floor (1e-5) and the return keeps rising to 3M",
+        "humanoid's with the learning rate set by the updates' KL",
         env="Humanoid-v5",
         source=f"{_SWEEPS}/sweep_humanoid_v5_3m.md",
     ),
     "humanoidstandup": Preset(
         _HUMANOID,
-        "the seed's with a separate actor and critic and learning rate 1e-4 (the humanoid "
-        "preset's, with the entropy bonus), for HumanoidStandup-v5 at 1M steps",
+        "a separate actor and critic, learning rate 1e-4",
         env="HumanoidStandup-v5",
         source=f"{_SWEEPS}/sweep_humanoidstandup_v5_humanoid.md",
     ),
@@ -271,18 +232,13 @@ PRESETS: dict[str, Preset] = {
             "entropy_coeff": 0.0,
             "log_std_init": 0.0,
         },
-        "gamma 0.999 and GAE lambda 0.99 (Swimmer's reward comes slowly; sweep_swimmer_v5.md) "
-        "in RL Zoo's Swimmer shape: a separate actor and critic, 4 envs x 1024 steps per update "
-        "in minibatches of 256, learning rate 6e-4, initial log std 0, no entropy bonus; for "
-        "Swimmer-v5 at 1M steps",
+        "gamma 0.999, GAE lambda 0.99 in RL Zoo's Swimmer shape (4 envs x 1024 steps)",
         env="Swimmer-v5",
         source=f"{_SWEEPS}/sweep_swimmer_v5_zoo4096.md",
     ),
     "dmc": Preset(
         {**_HOPPER},
-        "the hopper preset (a separate actor and critic, initial log std -0.5, learning rate "
-        "1e-4) for the DeepMind Control Suite at 1M steps: of seven points on four of its tasks, "
-        "the one whose every seed scored above CleanRL's 1M figures",
+        "hopper's settings, chosen on four of the suite's tasks",
         source=tuple(
             f"{_SWEEPS}/sweep_dmc_{task}{grid}.md"
             for task in ("cartpole_swingup", "finger_spin", "cheetah_run", "walker_walk")
@@ -291,6 +247,10 @@ PRESETS: dict[str, Preset] = {
         family=("dm_control/",),
     ),
 }
+
+
+RENAMED: dict[str, str] = {"seed": "defaults"}
+"""Old preset name -> its name now, so that run.json and sweep files written under one load."""
 
 
 def _tuned() -> dict[str, tuple[str, ...]]:
@@ -354,7 +314,7 @@ def tuned(env_id: str | None, total_timesteps: int | None = None) -> str:
         suites = "".join(f", {prefix}..." for prefix in sorted(FAMILIES))
         raise ConfigError(
             f"--preset tuned: no tuned preset for {env_id}; tuned presets exist for "
-            f"{', '.join(sorted(TUNED))}{suites} (or give --preset seed)"
+            f"{', '.join(sorted(TUNED))}{suites} (or give --preset defaults)"
         )
     if total_timesteps is None or total_timesteps < 1:
         return names[0]
@@ -372,6 +332,7 @@ def resolve(name: str, env_id: str | None, total_timesteps: int | None = None) -
         ConfigError: an unknown name (with the close matches), or ``tuned`` for an env that has
             no tuned preset (listing those that do).
     """
+    name = RENAMED.get(name, name)
     if name == "tuned":
         return tuned(env_id, total_timesteps)
     if name not in PRESETS:
@@ -393,8 +354,8 @@ def preset_config(
 
 
 def default_preset(backend: str) -> str:
-    """The command line's preset when none is given: ``seed`` on a CPU, ``gpu`` on a GPU or TPU."""
-    return "seed" if backend == "cpu" else "gpu"
+    """The command line's preset when none is given: ``defaults`` on a CPU, ``gpu`` elsewhere."""
+    return "defaults" if backend == "cpu" else "gpu"
 
 
 def describe() -> str:

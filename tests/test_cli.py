@@ -68,10 +68,11 @@ def test_preset_tuned_is_the_env_own_and_flags_still_override(monkeypatch):
     seen = []
     monkeypatch.setattr(commands, "run_train", seen.append)
     main(["train", "--env", "Hopper-v5", "--preset", "tuned", "--gamma", "0.98"])
-    main(["train", "--env=Hopper-v5", "--preset=seed"])
-    tuned, seed = seen
+    main(["train", "--env=Hopper-v5", "--preset=seed"])  # the old name of defaults
+    tuned, defaults = seen
     assert tuned.config == preset_config("hopper").replace(gamma=0.98)
-    assert seed.config == preset_config("seed") and seed.preset == "seed"
+    assert defaults.config == preset_config("defaults")
+    assert resolve(defaults.preset, "Hopper-v5") == "defaults"  # what run.json records
     budgets = (  # tyro reads either spelling
         ["--total-timesteps=20000000"],
         ["--total_timesteps", "20000000"],
@@ -86,9 +87,9 @@ def test_preset_tuned_is_the_env_own_and_flags_still_override(monkeypatch):
     del seen[2:]
     monkeypatch.setattr(commands.jax, "default_backend", lambda: "gpu")  # a GPU's default
     main(["train"])
-    main(["train", "--preset", "seed"])
+    main(["train", "--preset", "defaults"])
     assert seen[2].config == preset_config("gpu") and seen[2].preset == "gpu"
-    assert seen[2].config.num_envs >= 1024 and seen[3].config == preset_config("seed")
+    assert seen[2].config.num_envs >= 1024 and seen[3].config == preset_config("defaults")
     main(["train", "--env", "dm_control/finger-spin-v0", "--preset", "tuned"])  # its family's
     assert seen[4].config == preset_config("dmc")
     assert resolve("tuned", "dm_control/finger-spin-v0") == "dmc"
@@ -150,7 +151,7 @@ def test_a_stopped_sweep_continues_to_the_results_of_an_unstopped_one(tmp_path, 
             "--episodes", "2", *TINY]  # fmt: skip
     main([*args, "--out-dir", str(tmp_path / "whole")])
     (whole,) = (tmp_path / "whole").iterdir()
-    # the CLI's config (the seed preset with TINY's flags), to stop the same sweep part way
+    # the CLI's config (the defaults preset with TINY's flags), to stop the same sweep part way
     base = PPOConfig.from_dict(sweep_state.read_spec(whole)["config"])
     env, kwargs = make("InvertedPendulum-v5"), {"physics": "c"}
     stopped = tmp_path / "stopped"

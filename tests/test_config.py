@@ -74,6 +74,7 @@ def test_every_preset_is_a_valid_config_that_differs_only_where_it_says():
 
     default = PPOConfig()
     for name, preset in PRESETS.items():
+        assert "\n" not in preset.about and len(preset.about) <= 100, name  # one line
         cfg = preset_config(name).validate()
         for field in dataclasses.fields(PPOConfig):
             want = preset.values.get(field.name, getattr(default, field.name))
@@ -91,6 +92,7 @@ def test_every_preset_is_a_valid_config_that_differs_only_where_it_says():
                 assert preset.env in swept, (name, swept)
             if preset.family:  # tuned on tasks of its family
                 assert all(env.startswith(preset.family) for env in swept), (name, swept)
+            assert f"## The `{name}` preset" in texts[0], name  # how it was chosen
     assert preset_config("hopper").log_std_init == -0.5  # the value the sweep chose
 
 
@@ -99,7 +101,8 @@ def test_tuned_picks_the_env_own_preset_and_names_what_exists():
 
     assert resolve("tuned", "Hopper-v5") == TUNED["Hopper-v5"][0] == "hopper"
     assert preset_config("tuned", "Hopper-v5") == preset_config("hopper")
-    assert resolve("seed", "Hopper-v5") == "seed"
+    assert resolve("defaults", "Hopper-v5") == "defaults"
+    assert resolve("seed", "Hopper-v5") == "defaults"  # the old name still loads
     with pytest.raises(ConfigError, match="no tuned preset for brax/ant; tuned presets exist for"):
         resolve("tuned", "brax/ant")
     with pytest.raises(ConfigError, match="Did you mean tuned"):

@@ -77,7 +77,7 @@ def test_settings_pin_the_base_and_take_one_value_each():
 
 
 def test_setting_text_reads_back_as_the_same_value_for_every_field():
-    for name in ("seed", "hopper-10m", "humanoid-10m", "swimmer"):
+    for name in ("defaults", "hopper-10m", "humanoid-10m", "swimmer"):
         config = preset_config(name).replace(critic_hidden_sizes=(256, 128), learning_rate=1 / 3)
         items = [
             f"{f.name}={sweep.setting_text(getattr(config, f.name))}"

@@ -2,7 +2,7 @@
 
 Runs in its own environment (``benchmarks/peers/setup.sh sb3`` makes it: PyTorch on the CPU,
 stable-baselines3, gymnasium[mujoco]); ``benchmarks/throughput.py --peers`` calls it and reads
-the one JSON line it prints last. Hyperparameters are the seed's (as purejaxppo's defaults):
+the one JSON line it prints last. Hyperparameters are purejaxppo's defaults:
 2048 steps per update, minibatches of 64, 10 epochs, lr 3e-4, gamma 0.99, GAE lambda 0.95,
 clip 0.2, entropy 0.01, value coefficient 0.5, gradient norm 0.5, 64x64 tanh networks,
 observations and rewards normalised (VecNormalize).

@@ -77,7 +77,7 @@ def run_train(args: Train) -> session.Outcome:
             checkpoint_every=session.checkpoint_every(
                 cfg.num_updates, chunk, args.checkpoint_every
             ),
-            preset=resolve(args.preset or "seed", args.env.env, cfg.total_timesteps),
+            preset=resolve(args.preset or "defaults", args.env.env, cfg.total_timesteps),
             mesh=layout if layout.devices > 1 else None,
             env_origin=pjp.envs.registry.origin(args.env.env),
         )
@@ -86,7 +86,7 @@ def run_train(args: Train) -> session.Outcome:
         if spec.mesh is not None:
             procs = f" in {jax.process_count()} processes" * (jax.process_count() > 1)
             device = f"{spec.mesh.devices} x {device}{procs} (mesh seeds x data = {spec.mesh})"
-        preset = "" if spec.preset == "seed" else f", preset {spec.preset}"  # seed: the default
+        preset = "" if spec.preset == "defaults" else f", preset {spec.preset}"
         say(f"purejaxppo: {spec.env} {spec.env_kwargs or ''} on {device}{preset}")
     cfg = spec.config
     say(
@@ -268,11 +268,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: {e}") from None
     name = _flag(argv, "--preset")
     if name is None and argv[:1] in (["train"], ["sweep"]) and "--resume" not in argv:
-        name = default_preset(jax.default_backend())  # the seed's on a CPU, gpu elsewhere
+        name = default_preset(jax.default_backend())  # defaults on a CPU, gpu elsewhere
     try:
         budget = _flag(argv, "--total-timesteps")  # tuned: the preset for the nearest budget
         steps = int(budget) if budget is not None and budget.isdigit() else None
-        preset = preset_config(name or "seed", _flag(argv, "--env") or DEFAULT_ENV, steps)
+        preset = preset_config(name or "defaults", _flag(argv, "--env") or DEFAULT_ENV, steps)
     except pjp.ConfigError as e:
         raise SystemExit(f"error: {e}") from None
     train, sweep = Train(config=preset, preset=name), Sweep(config=preset, preset=name)

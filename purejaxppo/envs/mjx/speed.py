@@ -1,57 +1,9 @@
 """Scoped changes to how MJX's programs are built: the same values, computed faster.
 
-Made while our environments are traced (``fixes.patched``), undone after. Each is tested to give
-MJX's own values (``tests/test_mjx_fixes.py``); the parity suite runs with all of them.
-
-**One fusion barrier per tree level.** MJX walks the kinematic tree one depth level at a time
-(``scan.body_tree``), and for a chain each level is a handful of scalar quaternion products of
-the level above. XLA's CPU backend fuses the whole chain into one loop and, emitting each
-element on demand, recomputes every parent element for every child element that reads it, so
-the work grows about fourfold per level (Pusher-v5's 10-deep arm). :func:`tree_level_barriers`
-puts each level's result behind ``jax.lax.optimization_barrier``, which stops fusion across
-levels and changes no value. It is on for every platform (the GPU suite is where to see whether
-a GPU gains from it too).
-
-**Which device a change is for.** A change made for a CPU is chosen by the platform the program
-is lowered for (``jax.lax.platform_dependent``), not by the host's default backend: a program
-compiled for a GPU or TPU gets MJX's own computation there, whatever machine traced it.
-
-**The solver's loops: early exit or fixed length** (:func:`solver_loops`). MJX's constraint
-solver runs its line search through ``solver._while_loop_scan``: a ``scan`` of ``ls_iterations``
-steps (50 in Gymnasium's XMLs), each a ``lax.cond`` that does nothing once the search has
-converged. Under ``vmap`` the ``cond`` becomes a ``select`` that evaluates the line-search step
-in every iteration for every env, although the searches converge in a few;
-:func:`while_loop_with_limit` runs the same iterations in a ``lax.while_loop`` that stops when
-every search in the batch has converged (or at ``ls_iterations``). On a CPU that is much
-faster. On a GPU, a ``while_loop`` whose trip count is not known copies its predicate to the host
-every iteration (XLA's GPU while loop outside CUDA graphs), while a ``scan`` has a known trip
-count and no such copy; so ``"auto"`` exits early on the CPU and keeps the fixed-length scan
-elsewhere. The Newton iterations (at most ``iterations``, 100 in Gymnasium's XMLs, usually a
-few) are a ``while_loop`` in MJX; ``"fixed"`` also runs them as a fixed-length ``scan`` that
-stops changing the state once converged (the same values; every iteration's work is done, so it
-pays only where the round trips cost more than that work), and ``"early_exit"`` uses while
-loops for both, everywhere. A GPU run can time both.
-
-**The constraint solver one env at a time, on a CPU.** A ``vmap``-ed solver is a batched
-``while_loop``: every env runs as many Newton iterations (and line-search steps) as the
-slowest env of the batch, on selects, so the cost per env grows with the batch. On a CPU, vector
-lanes gain little on the solver's small matrices, so :func:`sequential_solver_on_cpu` gives
-``solver.solve`` a batching rule (``jax.custom_batching.custom_vmap``) that runs it with
-``lax.map``, each env to its own convergence; the rest of the step stays vectorised. In a program
-for a GPU or TPU the solver stays vmapped.
-
-**Cholesky one matrix at a time, on a CPU.** MJX factors the mass matrix in every ``forward``
-(``smooth.factor_m``, ``jax.scipy.linalg.cho_factor``, then ``cho_solve``) and the Newton
-solver its Hessian, batched over envs (or seeds). jaxlib 0.10's CPU kernels for these
-(``lapack_spotrf_ffi``, ``lapack_strsm_ffi``) run a batch through ``ParallelBatchMap``: a batch
-no larger than one chunk runs in the calling thread, a larger one is split into chunks queued
-on XLA's intra-op thread pool, and the caller blocks until they are done. With as many such
-calls in flight as the pool has threads, every thread waits for chunks no thread is free to
-run, and the program hangs (it did at about 1024 envs on two threads).
-:func:`unbatched_cholesky_on_cpu` gives ``cho_factor`` and ``cho_solve`` a batching rule that
-runs a batch with ``lax.map``, one matrix per call, which LAPACK's kernel always runs in the
-calling thread; :func:`batched_cholesky` restores JAX's batched call, to compare
-(``benchmarks/env_speed.py --batched-cholesky``).
+Each is a context manager, active while our environments' physics is traced (``fixes.patched``)
+and undone after, and each is tested to give MJX's own values (``tests/test_mjx_fixes.py``). A
+change made for a CPU is chosen by the platform the program is lowered for (:func:`on_cpu`), not
+by the host's backend: a program compiled for a GPU or TPU gets MJX's own computation there.
 """
 
 from __future__ import annotations
@@ -74,7 +26,13 @@ T = TypeVar("T")
 
 @contextlib.contextmanager
 def tree_level_barriers() -> Iterator[None]:
-    """While active, each level of MJX's tree walks is computed once, not fused into the next."""
+    """While active, each level of MJX's tree walks is computed once, not fused into the next.
+
+    MJX walks the kinematic tree a depth level at a time (``scan.body_tree``). XLA's CPU backend
+    fuses a chain's levels into one loop that recomputes each parent for every child reading it,
+    so the work grows about fourfold per level (Pusher-v5's 10-deep arm); an optimization
+    barrier on each level's result stops that and changes no value. On for every platform.
+    """
     original = scan._nvmap
 
     def nvmap_with_barrier(f, *args):
@@ -140,7 +98,15 @@ a while loop); ``early_exit``: while loops everywhere; ``fixed``: fixed-length l
 
 @contextlib.contextmanager
 def solver_loops(mode: str = "auto") -> Iterator[None]:
-    """While active, MJX's solver loops are those ``mode`` names (:data:`SOLVER_LOOPS`)."""
+    """While active, MJX's solver loops are those ``mode`` names (:data:`SOLVER_LOOPS`).
+
+    MJX's line search is a ``scan`` of ``ls_iterations`` conditional steps, which under ``vmap``
+    evaluates every step for every env although searches converge in a few: on a CPU a
+    ``while_loop`` that stops when the whole batch has converged is much faster. On a GPU a
+    while loop copies its predicate to the host every iteration, so ``auto`` keeps the scan
+    there. ``fixed`` also runs the Newton iterations as a fixed-length scan (no round trips,
+    every iteration's work done).
+    """
     if mode not in SOLVER_LOOPS:
         raise ValueError(f"solver_loops={mode!r}: choose one of {', '.join(SOLVER_LOOPS)}")
     scan_original, solve_original = solver._while_loop_scan, solver.solve
@@ -200,7 +166,12 @@ def vmapped_solver() -> Iterator[None]:
 
 @contextlib.contextmanager
 def sequential_solver_on_cpu() -> Iterator[None]:
-    """While active, a vmapped solver runs env by env in a program for the CPU."""
+    """While active, a vmapped solver runs env by env in a program for the CPU.
+
+    A vmapped solver runs every env for as many Newton iterations as the slowest env of the
+    batch; vector lanes gain little on its small matrices, so on a CPU ``lax.map`` lets each env
+    stop at its own convergence. The rest of the step stays vectorised.
+    """
     if not _SEQUENTIAL[0]:
         yield
         return
@@ -245,7 +216,13 @@ def batched_cholesky() -> Iterator[None]:
 
 @contextlib.contextmanager
 def unbatched_cholesky_on_cpu() -> Iterator[None]:
-    """While active, no LAPACK Cholesky call is batched in a program for the CPU."""
+    """While active, no LAPACK Cholesky call is batched in a program for the CPU.
+
+    jaxlib's CPU kernels split a large batch into chunks on XLA's intra-op thread pool and block
+    the calling thread until they are done: with as many such calls in flight as the pool has
+    threads, none is free and the program hangs (about 1024 envs on two threads). One matrix
+    per call always runs in the calling thread.
+    """
     if not _UNBATCHED[0]:
         yield
         return
