@@ -19,7 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from purejaxppo.envs.base import map_under_vmap
+from purejaxppo.batching import map_under_vmap
 from purejaxppo.types import Array
 
 _ACTIVATIONS: dict[str, Callable[[Array], Array]] = {

@@ -14,7 +14,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from purejaxppo.envs.base import Env, State, broadcast_unbatched
+from purejaxppo.batching import broadcast_unbatched
+from purejaxppo.envs.base import Env, State
 from purejaxppo.parallel.mesh import in_mesh, on_mesh
 from purejaxppo.types import Array
 

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import jax.scipy.linalg
 from mujoco.mjx._src import scan, solver
 
-from purejaxppo.envs.base import map_under_vmap
+from purejaxppo.batching import map_under_vmap
 from purejaxppo.types import Array
 
 T = TypeVar("T")

@@ -21,6 +21,7 @@ Float32 only (MuJoCo Warp's kernels); no gradients.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import sys
 import tempfile
@@ -32,7 +33,8 @@ import mujoco
 import numpy as np
 from mujoco import mjx
 
-from purejaxppo.envs.base import EnvError, broadcast_unbatched
+from purejaxppo.batching import broadcast_unbatched
+from purejaxppo.envs.base import EnvError
 from purejaxppo.envs.data import (
     ACCELERATION,
     CONTACT,
@@ -60,6 +62,17 @@ _OVERFLOWS = {1: "constraint rows (njmax)", 2: "constraint Jacobian non-zeros (n
               4: "contacts (naconmax_per_env)", 8: "contacts (naconmax_per_env)",
               16: "contacts (naconmax_per_env)"}  # fmt: skip
 """MuJoCo Warp's overflow bits (``OverflowType``) and the capacity each asks to raise."""
+
+
+def why_unavailable() -> str | None:
+    """None when the Warp engine can run here, else what to do."""
+    try:
+        found = importlib.util.find_spec("warp") is not None
+    except ValueError:  # a module entry of None: import warp is made to fail
+        found = False
+    if not found:
+        return "physics='warp' needs warp-lang: install the extra (`uv sync --extra warp`)"
+    return None
 
 
 class WarpData(SimData):
@@ -104,8 +117,6 @@ class WarpPhysics:
         naconmax_per_env: int | None = None,
         njmax: int | None = None,
     ):
-        from purejaxppo.envs.warp import why_unavailable
-
         why = why_unavailable()
         if why is not None:
             raise EnvError(why)
