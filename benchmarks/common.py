@@ -104,6 +104,19 @@ def _device(d) -> str:
     return f"cpu: {platform.processor() or platform.machine()}"
 
 
+NOTES = "## Notes"
+"""The heading of a results file's closing section written by hand (what a table showed, why a
+preset was chosen): a rewrite of the file keeps it."""
+
+
+def write_markdown(path: Path, markdown: str) -> None:
+    """Writes ``markdown`` to ``path``, keeping the :data:`NOTES` section of the file there."""
+    old = path.read_text() if path.is_file() else ""
+    at = old.find(f"\n{NOTES}\n")
+    notes = "\n" + old[at:].strip() + "\n" if at >= 0 else ""
+    path.write_text(markdown.rstrip() + "\n" + notes)
+
+
 def write(stem: Path, result: dict, markdown: str) -> None:
     """Writes ``stem.json`` (the result with its meta) and ``stem.md`` (title, command, table)."""
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -111,7 +124,7 @@ def write(stem: Path, result: dict, markdown: str) -> None:
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     m = result["meta"]
     head = f"`{m['command']}`\n\n{m['device']}, {m['cpus']} CPUs; {m['date']}, {m['commit']}\n\n"
-    stem.with_suffix(".md").write_text(head + markdown.rstrip() + "\n")
+    write_markdown(stem.with_suffix(".md"), head + markdown)
     print(f"wrote {stem}.json and .md")
 
 

@@ -562,7 +562,7 @@ def write(stem: Path, meta: dict, rows: list[dict], parts: list[dict] | None = N
     doc = {"meta": meta, "rows": rows, **({"parts": parts} if parts else {})}
     part.write_text(json.dumps(doc, indent=2))
     part.replace(stem.with_suffix(".json"))
-    stem.with_suffix(".md").write_text(markdown(rows, meta["device"], meta["command"]))
+    common.write_markdown(stem.with_suffix(".md"), markdown(rows, meta["device"], meta["command"]))
     if rows:
         plot(rows, stem.with_suffix(".png"))
 

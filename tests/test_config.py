@@ -92,7 +92,7 @@ def test_every_preset_is_a_valid_config_that_differs_only_where_it_says():
                 assert preset.env in swept, (name, swept)
             if preset.family:  # tuned on tasks of its family
                 assert all(env.startswith(preset.family) for env in swept), (name, swept)
-            assert f"## The `{name}` preset" in texts[0], name  # how it was chosen
+            assert f"## Notes\n\nThe `{name}` preset. " in texts[0], name  # how it was chosen
     assert preset_config("hopper").log_std_init == -0.5  # the value the sweep chose
 
 

@@ -232,3 +232,15 @@ def test_seeds_apart_keep_their_scored_runs(returns, tmp_path, monkeypatch, caps
     with pytest.raises(SystemExit):  # an env the command does not train: an error
         returns.main()
     assert "not in --envs" in capsys.readouterr().err
+
+
+def test_a_rewritten_results_file_keeps_its_notes(tmp_path):
+    common = load_benchmark("common")
+    path = tmp_path / "table.md"
+    common.write_markdown(path, "`cmd`\n\n| a |\n|---|\n| 1 |\n")
+    assert common.NOTES not in path.read_text()
+    path.write_text(path.read_text() + f"\n{common.NOTES}\n\nWhy the table reads so.\n")
+    common.write_markdown(path, "`cmd`\n\n| a |\n|---|\n| 2 |\n")
+    text = path.read_text()
+    assert "| 2 |" in text and "| 1 |" not in text
+    assert text.endswith(f"| 2 |\n\n{common.NOTES}\n\nWhy the table reads so.\n")
