@@ -109,17 +109,15 @@ def main() -> None:
     env_kwargs = {"physics": env.unwrapped.physics}
     name = a.env.lower().replace("-", "_")
     stem = a.out_stem or common.results_dir() / f"sweep_{name}"
-    spec = sweep_state.spec_of(a.env, env_kwargs, base, grid, a.seeds, a.episodes, a.seed)
-    folder = sweep_state.find(a.state_dir, spec)
+    spec = sweep_state.SweepSpec(a.env, env_kwargs, base, grid, a.seeds, a.episodes, a.seed)
+    folder = sweep_state.find(a.state_dir, spec.to_json())
     if folder is None:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         folder = a.state_dir / f"{stem.name}__{stamp}"
     else:
         print(f"continuing the sweep in {folder}")
     try:
-        result = sweep.run_sweep(
-            env, a.env, env_kwargs, base, grid, a.seeds, a.episodes, folder, first_seed=a.seed
-        )
+        result = sweep.run_sweep(env, spec, folder)
     except KeyboardInterrupt:
         raise SystemExit(f"\ninterrupted; the same command continues it ({folder})") from None
     except checkpoint.DiskFullError as e:

@@ -158,8 +158,8 @@ def test_a_stopped_sweep_continues_to_the_results_of_an_unstopped_one(tmp_path, 
     parsed = sweep.parse_grid(grid, base)
     for _ in range(2):  # stops in program 0 after update 1; then finishes it, stops program 1
         with pytest.raises(KeyboardInterrupt):
-            sweep.run_sweep(env, "InvertedPendulum-v5", kwargs, base, parsed, 2, 2, stopped,
-                            stop_after_chunks=1)  # fmt: skip
+            spec = sweep_state.SweepSpec("InvertedPendulum-v5", kwargs, base, parsed, 2, 2)
+            sweep.run_sweep(env, spec, stopped, stop_after_chunks=1)
     assert (stopped / "programs" / "1" / "checkpoints" / "1").is_dir()
     assert not (stopped / "programs" / "0").exists()  # finished: its rows are in sweep.json
     assert len(json.loads((stopped / "sweep.json").read_text())["rows"]) == 2

@@ -174,17 +174,22 @@ def test_the_grid_is_written_so_that_it_reads_back_the_same():
 
 def test_a_sweep_folder_is_continued_only_by_its_own_sweep(tmp_path):
     grid = {"gamma": [0.99, 0.95]}
-    spec = sweep_state.spec_of("Hopper-v5", {"physics": "c"}, PPOConfig(), grid, 3, 10)
+    spec = sweep_state.SweepSpec("Hopper-v5", {"physics": "c"}, PPOConfig(), grid, 3, 10).to_json()
     folder = tmp_path / "Hopper-v5__1"
     assert sweep_state.find(tmp_path, spec) is None
     assert sweep_state.begin(folder, spec) == {}  # new: nothing finished
     assert sweep_state.find(tmp_path, spec) == folder
     assert sweep_state.begin(folder, spec) == {}  # the same sweep: continued
-    other = sweep_state.spec_of("Hopper-v5", {"physics": "c"}, PPOConfig(), grid, 5, 10)
+    other = sweep_state.SweepSpec("Hopper-v5", {"physics": "c"}, PPOConfig(), grid, 5, 10).to_json()
     assert sweep_state.find(tmp_path, other) is None
-    later = sweep_state.spec_of("Hopper-v5", {"physics": "c"}, PPOConfig(), grid, 3, 10, 3)
+    later = sweep_state.SweepSpec(
+        "Hopper-v5", {"physics": "c"}, PPOConfig(), grid, 3, 10, 3
+    ).to_json()
     assert sweep_state.find(tmp_path, later) is None  # seeds 3-5: another sweep
-    assert sweep_state.spec_of("Hopper-v5", {"physics": "c"}, PPOConfig(), grid, 3, 10, 0) == spec
+    assert (
+        sweep_state.SweepSpec("Hopper-v5", {"physics": "c"}, PPOConfig(), grid, 3, 10, 0).to_json()
+        == spec
+    )
     with pytest.raises(ConfigError, match="holds another sweep"):
         sweep_state.begin(folder, other)
     assert sweep_state.read_spec(folder) == spec  # untouched
@@ -201,7 +206,9 @@ def test_a_sweep_folder_is_continued_only_by_its_own_sweep(tmp_path):
 
 
 def test_a_sweep_written_before_a_config_field_existed_is_continued(tmp_path):
-    spec = sweep_state.spec_of("Hopper-v5", {}, PPOConfig(), {"gamma": [0.99, 0.95]}, 3, 10)
+    spec = sweep_state.SweepSpec(
+        "Hopper-v5", {}, PPOConfig(), {"gamma": [0.99, 0.95]}, 3, 10
+    ).to_json()
     older = json.loads(json.dumps(spec))
     del older["config"]["adaptive_lr"]  # written before the field: its default is what it did
     folder = tmp_path / "Hopper-v5__1"
@@ -209,9 +216,9 @@ def test_a_sweep_written_before_a_config_field_existed_is_continued(tmp_path):
     (folder / sweep_state.SPEC).write_text(json.dumps(older))
     assert sweep_state.find(tmp_path, spec) == folder
     assert sweep_state.begin(folder, spec) == {}
-    changed = sweep_state.spec_of(
+    changed = sweep_state.SweepSpec(
         "Hopper-v5", {}, PPOConfig(adaptive_lr=True), {"gamma": [0.99, 0.95]}, 3, 10
-    )
+    ).to_json()
     assert sweep_state.find(tmp_path, changed) is None
     older["config"]["a_field_since_removed"] = 1.0  # not this version's sweep
     (folder / sweep_state.SPEC).write_text(json.dumps(older))

@@ -188,12 +188,12 @@ def run_sweep(args: Sweep) -> dict:
     pjp.enable_compilation_cache()
     if args.resume is not None:
         out = Path(args.resume)
-        spec = sweep_state.read_spec(out)
-        env_id, kwargs = spec["env"], spec.get("env_kwargs", {})
-        base = pjp.PPOConfig.from_dict(spec["config"]).validate()
-        grid = sweep.parse_grid(spec["grid"], base)
-        seeds, episodes = int(spec["seeds"]), int(spec["episodes"])
-        first_seed = int(spec.get("first_seed", 0))
+        saved = sweep_state.read_spec(out)
+        env_id, kwargs = saved["env"], saved.get("env_kwargs", {})
+        base = pjp.PPOConfig.from_dict(saved["config"]).validate()
+        grid = sweep.parse_grid(saved["grid"], base)
+        seeds, episodes = int(saved["seeds"]), int(saved["episodes"])
+        first_seed = int(saved.get("first_seed", 0))
         print(f"purejaxppo: continuing the sweep in {out}")
     else:
         env_id, kwargs = args.env.env, args.env.kwargs()
@@ -212,10 +212,8 @@ def run_sweep(args: Sweep) -> dict:
     split = "".join(f" --{n} {v}" for n, v in (("devices", args.devices), ("mesh", args.mesh)) if v)
     again = f"purejaxppo sweep --resume {out}{split}"  # the same split: the same results
     try:
-        result = sweep.run_sweep(
-            env, env_id, kwargs, base, grid, seeds, episodes, out,
-            devices=parse_devices(args.devices), mesh=args.mesh, first_seed=first_seed,
-        )  # fmt: skip
+        spec = sweep_state.SweepSpec(env_id, kwargs, base, grid, seeds, episodes, first_seed)
+        result = sweep.run_sweep(env, spec, out, parse_devices(args.devices), args.mesh)
     except KeyboardInterrupt:
         print(
             f"\n  interrupted; the finished programs and the newest checkpoint (if one was "

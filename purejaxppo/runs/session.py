@@ -32,6 +32,7 @@ from purejaxppo.envs.warp.physics import WarpData, overflow_message
 from purejaxppo.parallel import hosts
 from purejaxppo.parallel.mesh import Layout, MeshError, check
 from purejaxppo.runs import checkpoint, run_dir
+from purejaxppo.runs.chunks import run_chunks
 from purejaxppo.runs.placement import Placement
 from purejaxppo.runs.policy import env_of
 from purejaxppo.train import RunnerState, Trainer, TrainMetrics, make_train
@@ -206,87 +207,22 @@ def _run(
     if progress is not None and writer:
         bar = progress(U * cfg.batch_size * S, S, start * cfg.batch_size * S)
 
-    host_done: dict[int, set[str]] = {}  # a chunk's first update -> its host work done
-
-    def finish_chunk(first: int, out) -> str:
-        """Host work for a computed chunk (files, bar, checkpoint): 'ok', 'nonfinite', 'diskfull'.
-
-        With several processes every process calls it and gets process 0's word. Called again
-        for the same chunk (a Ctrl-C in the middle of it), it does only what was left: no row
-        written twice, no checkpoint saved twice.
-        """
-        done_here = host_done.setdefault(first, set())
-        new_runner = out[0]
-        metrics, finite = place.to_host((out[1], out[2]))
-        due = (first + K) % spec.checkpoint_every == 0 or first + K == U
-        state = place.to_host(new_runner) if (due and place.layout) else new_runner
-        status = "ok" if bool(np.all(finite)) else "nonfinite"
-        if status == "nonfinite":
-            new_runner = place.to_host(new_runner)
-        error: BaseException | None = None
-        if writer:
-            try:
-                if "metrics" not in done_here:
-                    run_dir.append_metrics(path, first, metrics)
-                    done_here.add("metrics")
-                if "logs" not in done_here:
-                    done_here.add("logs")  # a logger interrupted half way is not called again
-                    run_dir.write_tensorboard(path, metrics)
-                    if on_chunk is not None:
-                        on_chunk(first, metrics)
-                if status == "nonfinite" and "report" not in done_here:
-                    done_here.add("report")
-                    _report_nonfinite(path, metrics, first, new_runner)
-                else:
-                    if bar is not None and not live_progress and "bar" not in done_here:
-                        done_here.add("bar")
-                        _advance(bar, metrics)
-                    if due:  # a step already saved is left as it is
-                        checkpoint.save(path, state, first + K, run_json)
-            except Exception as e:  # every process learns how process 0's host work ended
-                if isinstance(e, checkpoint.DiskFullError) or checkpoint.is_disk_full(e):
-                    status, why[0] = "diskfull", e
-                else:
-                    status, error = "error", e
-        word = STATUSES[int(hosts.from_writer(np.asarray(STATUSES.index(status), np.int32)))]
-        if word == "error":
-            if error is not None:
-                raise error
-            raise hosts.WriterError("process 0 stopped while writing the run directory")
-        return word
-
-    # Pipelined: chunk n+1 is dispatched (JAX runs it asynchronously) before the host work of
-    # chunk n, so writing files and checkpoints overlaps the computation.
-    status, done, t1, pending = "finished", start, time.perf_counter(), None
-    why: list[BaseException | None] = [None]
+    work = _HostWork(path, spec, run_json, place, bar, live_progress, on_chunk)
+    t1 = time.perf_counter()
     try:
-        for n, first in enumerate(range(start, U, K)):
-            if stop_after_chunks is not None and n >= stop_after_chunks:
-                raise KeyboardInterrupt
-            out = step_chunk(runner, place.scalar(first))
-            runner = out[0]
-            if pending is not None:
-                if (word := finish_chunk(*pending)) != "ok":
-                    status = word
-                    break
-                done = pending[0] + K
-            pending = (first, out)
-        else:
-            if pending is not None:
-                if (word := finish_chunk(*pending)) == "ok":
-                    done = pending[0] + K
-                else:
-                    status = word
-    except KeyboardInterrupt:
-        status = "interrupted"
-        try:  # keep the chunk already dispatched (a second Ctrl-C abandons it)
-            if pending is not None and pending[0] == done and finish_chunk(*pending) == "ok":
-                done = pending[0] + K
-        except KeyboardInterrupt:
-            pass
+        ended = run_chunks(
+            lambda runner, first: step_chunk(runner, place.scalar(first)),
+            work,
+            runner,
+            start,
+            U,
+            K,
+            stop_after_chunks,
+        )
     finally:
         if bar is not None:
             bar.close()
+    status, done = ended.status, ended.done
     seconds = time.perf_counter() - t1
     saved = (checkpoint.latest_step(path) or 0) if writer else done
     if writer and status == "interrupted":
@@ -297,10 +233,85 @@ def _run(
     elif writer and status == "diskfull":
         kept = f"the checkpoint at update {saved} is kept" if saved else "no checkpoint was kept"
         print(
-            f"  stopped: the disk is full ({why[0]}); {kept} in {path}.\n"
+            f"  stopped: the disk is full ({work.disk_full}); {kept} in {path}.\n"
             f"  Free some space, then continue with: purejaxppo train --resume {path}"
         )
     return Outcome(path, status, saved, compile_s, seconds, (done - start) * cfg.batch_size * S)
+
+
+class _HostWork:
+    """The host work of a computed chunk: metrics, logs, the bar, a checkpoint when due.
+
+    Called as ``work(first, out)`` by :func:`~purejaxppo.runs.chunks.run_chunks`, it returns
+    ``'ok'``, ``'nonfinite'`` or ``'diskfull'`` (:data:`STATUSES`); with several processes every
+    process calls it and gets process 0's word. Called again for the same chunk (a Ctrl-C in the
+    middle of it), it does only what was left: no row written twice, no checkpoint saved twice.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        spec: run_dir.RunSpec,
+        run_json: dict,
+        place: Placement,
+        bar: Progress | None,
+        live_progress: bool,
+        on_chunk: Callable[[int, TrainMetrics], None] | None,
+    ):
+        self.path, self.spec, self.run_json, self.place = path, spec, run_json, place
+        self.bar = None if live_progress else bar  # a live bar is fed from inside the scan
+        self.on_chunk = on_chunk
+        self.done: dict[int, set[str]] = {}  # a chunk's first update -> the parts done
+        self.disk_full: BaseException | None = None  # what filled the disk, once it has
+
+    def __call__(self, first: int, out: tuple) -> str:
+        K, U = self.spec.chunk_updates, self.spec.config.num_updates
+        new_runner = out[0]
+        metrics, finite = self.place.to_host((out[1], out[2]))
+        due = (first + K) % self.spec.checkpoint_every == 0 or first + K == U
+        state = self.place.to_host(new_runner) if (due and self.place.layout) else new_runner
+        status = "ok" if bool(np.all(finite)) else "nonfinite"
+        if status == "nonfinite":
+            new_runner = self.place.to_host(new_runner)
+        error: BaseException | None = None
+        if hosts.is_writer():
+            try:
+                self._write(first, metrics, status, new_runner, state if due else None)
+            except Exception as e:  # every process learns how process 0's host work ended
+                if isinstance(e, checkpoint.DiskFullError) or checkpoint.is_disk_full(e):
+                    status, self.disk_full = "diskfull", e
+                else:
+                    status, error = "error", e
+        word = STATUSES[int(hosts.from_writer(np.asarray(STATUSES.index(status), np.int32)))]
+        if word == "error":
+            if error is not None:
+                raise error
+            raise hosts.WriterError("process 0 stopped while writing the run directory")
+        return word
+
+    def _write(
+        self, first: int, metrics: TrainMetrics, status: str, runner: RunnerState, state: Any
+    ) -> None:
+        """Process 0's part: each piece once, the checkpoint ``state`` (None: not due)."""
+        done = self.done.setdefault(first, set())
+        if "metrics" not in done:
+            run_dir.append_metrics(self.path, first, metrics)
+            done.add("metrics")
+        if "logs" not in done:
+            done.add("logs")  # a logger interrupted half way is not called again
+            run_dir.write_tensorboard(self.path, metrics)
+            if self.on_chunk is not None:
+                self.on_chunk(first, metrics)
+        if status == "nonfinite":
+            if "report" not in done:
+                done.add("report")
+                _report_nonfinite(self.path, metrics, first, runner)
+            return
+        if self.bar is not None and "bar" not in done:
+            done.add("bar")
+            _advance(self.bar, metrics)
+        if state is not None:  # a step already saved is left as it is
+            checkpoint.save(self.path, state, first + self.spec.chunk_updates, self.run_json)
 
 
 def _layout(spec: run_dir.RunSpec, mesh: Layout | None, resume: bool) -> Layout | None:

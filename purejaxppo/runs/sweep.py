@@ -33,9 +33,11 @@ from purejaxppo.config import ConfigError, PPOConfig, stack_configs
 from purejaxppo.envs.base import Env
 from purejaxppo.parallel.mesh import Layout, choose
 from purejaxppo.runs import checkpoint, run_dir, session, sweep_state
+from purejaxppo.runs.chunks import run_chunks
 from purejaxppo.runs.crosscheck import gymnasium_returns
 from purejaxppo.runs.placement import Placement
 from purejaxppo.runs.policy import LoadedPolicy, gymnasium_id
+from purejaxppo.runs.sweep_state import SweepSpec
 from purejaxppo.runs.sweep_table import (
     HEALTH,
     health_curve,
@@ -44,7 +46,7 @@ from purejaxppo.runs.sweep_table import (
     peak,
     value_text,
 )
-from purejaxppo.train import make_train
+from purejaxppo.train import RunnerState, make_train
 
 RESULT = sweep_state.RESULT
 TABLE = "sweep.md"
@@ -217,23 +219,33 @@ def train_grid(
     compile_s = time.perf_counter() - t0
     every = session.checkpoint_every(U, K, None)
 
-    t0 = time.perf_counter()
-    for n, first in enumerate(range(start, U, K)):
-        if stop_after_chunks is not None and n >= stop_after_chunks:
-            raise KeyboardInterrupt
-        assert run is not None
-        runner, m = run(runner, stacked, place.scalar(first))
-        chunks.append(jax.device_get(m))
+    kept: set[int] = set()  # chunks whose metrics are kept (a Ctrl-C may repeat host work)
+
+    def host_work(first: int, out: tuple) -> str:
+        if first not in kept:
+            chunks.append(jax.device_get(out[1]))
+            kept.add(first)
         if state is not None and ((first + K) % every == 0 or first + K == U):
             so_far = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *chunks)
-            sweep_state.save(state, place.to_host(runner), first + K, so_far)
-        ret = np.asarray(chunks[-1].episode_return).reshape(len(points), seeds, K)
-        with warnings.catch_warnings():  # NaN for a point none of whose episodes ended yet
-            warnings.simplefilter("ignore", RuntimeWarning)
-            per_point = np.nanmean(ret, axis=(1, 2))
-        done = (first + K) * base.batch_size
+            sweep_state.save(state, place.to_host(out[0]), first + K, so_far)  # once per step
         if verbose:
+            ret = np.asarray(chunks[-1].episode_return).reshape(len(points), seeds, K)
+            with warnings.catch_warnings():  # NaN for a point none of whose episodes ended yet
+                warnings.simplefilter("ignore", RuntimeWarning)
+                per_point = np.nanmean(ret, axis=(1, 2))
+            done = (first + K) * base.batch_size
             print(f"  {done:>10,} steps  training return per point {np.round(per_point).tolist()}")
+        return "ok"
+
+    def step(runner: RunnerState, first: int) -> tuple:
+        assert run is not None
+        return run(runner, stacked, place.scalar(first))
+
+    t0 = time.perf_counter()
+    ended = run_chunks(step, host_work, runner, start, U, K, stop_after_chunks)
+    if ended.status == "interrupted":
+        raise KeyboardInterrupt
+    runner = ended.carry
     seconds = time.perf_counter() - t0
     metrics = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *chunks)
     steps = len(points) * seeds * (U - start) * base.batch_size
@@ -303,17 +315,11 @@ def score(
 
 def run_sweep(
     env: Env,
-    env_id: str,
-    env_kwargs: dict,
-    base: PPOConfig,
-    grid: dict[str, list[Any]],
-    seeds: int,
-    episodes: int,
+    spec: SweepSpec,
     out_dir: Path | None = None,
     devices: int | None = None,
     mesh: str | None = None,
     stop_after_chunks: int | None = None,
-    first_seed: int = 0,
 ) -> dict:
     """Trains and scores the grid; writes ``sweep.json`` and ``sweep.md`` into ``out_dir``.
 
@@ -324,20 +330,14 @@ def run_sweep(
     checkpoint (:mod:`purejaxppo.runs.sweep_state`).
 
     Args:
-        env: the environment, built from ``env_id`` and ``env_kwargs``.
-        env_id: its id (Gymnasium's, for the scoring).
-        env_kwargs: its constructor keywords (recorded; the scoring passes Gymnasium's on).
-        base: the config every point starts from.
-        grid: the swept fields and their values (:func:`parse_grid`).
-        seeds: seeds per point.
-        episodes: Gymnasium episodes per seed.
+        env: the environment, built from the spec's ``env_id`` and ``env_kwargs``.
+        spec: what to train and score (:class:`~purejaxppo.runs.sweep_state.SweepSpec`).
         out_dir: the sweep's folder (made if missing; continued if it holds this sweep); None
             writes nothing and keeps no checkpoints.
         devices: devices to split each program over (``--devices``; None: one, or the mesh's).
         mesh: ``"SxD"``: S devices over the program's runs (points x seeds), D over each run's
             envs (:func:`purejaxppo.parallel.mesh.choose`; checked for every program first).
         stop_after_chunks: stop each program after this many chunks (for tests).
-        first_seed: the seeds are ``first_seed .. first_seed + seeds - 1`` (:func:`train_grid`).
 
     Returns:
         ``{"meta": ..., "rows": [...]}``, as written; rows in the order of :func:`points_of`.
@@ -349,6 +349,8 @@ def run_sweep(
             another sweep.
         KeyboardInterrupt: Ctrl-C; the folder keeps what was done (run again to continue).
     """
+    env_id, env_kwargs, base, grid = spec.env_id, spec.env_kwargs, spec.base, spec.grid
+    seeds, episodes, first_seed = spec.seeds, spec.episodes, spec.first_seed
     if gymnasium_id(env) is None:
         raise ConfigError(
             f"{env_id} names no Gymnasium twin (a task's gymnasium_id): a sweep scores policies "
@@ -385,8 +387,7 @@ def run_sweep(
     kept: dict[str, dict] = {}  # a stopped sweep's finished rows, by point
     with contextlib.ExitStack() as hold:
         if out_dir is not None:
-            spec = sweep_state.spec_of(env_id, env_kwargs, base, grid, seeds, episodes, first_seed)
-            previous = sweep_state.begin(out_dir, spec)
+            previous = sweep_state.begin(out_dir, spec.to_json())
             hold.enter_context(run_dir.claimed(out_dir))  # refuses a second process on it
             kept = {_key(r["point"]): r for r in previous.get("rows", [])}
             for p in previous.get("meta", {}).get("programs", []):

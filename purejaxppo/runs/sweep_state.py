@@ -18,6 +18,7 @@ states, so a continued program's final policies and metrics equal those of an un
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import shutil
@@ -53,27 +54,41 @@ def grid_text(grid: dict[str, list[Any]]) -> list[str]:
     return [f"{name}={','.join(text(v) for v in values)}" for name, values in grid.items()]
 
 
-def spec_of(
-    env_id: str,
-    env_kwargs: dict,
-    base: PPOConfig,
-    grid: dict[str, list[Any]],
-    seeds: int,
-    episodes: int,
-    first_seed: int = 0,
-) -> dict:
-    """What a sweep is, as JSON: two sweeps with equal specs train and score the same runs.
+@dataclasses.dataclass(frozen=True)
+class SweepSpec:
+    """What a sweep trains and scores: two sweeps with equal specs train and score the same runs.
 
-    ``first_seed`` is kept only when it is not 0, so a folder written before it existed (its
-    seeds from 0) is still the same sweep.
+    Attributes:
+        env_id: the task's id (its reference twin scores the policies).
+        env_kwargs: its constructor keywords.
+        base: the config every point starts from.
+        grid: the swept fields and their values (``sweep.parse_grid``).
+        seeds: seeds per point, ``first_seed .. first_seed + seeds - 1``.
+        episodes: reference episodes per seed.
+        first_seed: the first seed.
     """
-    spec = {
-        "env": env_id, "env_kwargs": env_kwargs, "config": base.to_dict(),
-        "grid": grid_text(grid), "seeds": seeds, "episodes": episodes,
-    }  # fmt: skip
-    if first_seed:
-        spec["first_seed"] = first_seed
-    return json.loads(json.dumps(spec))  # as it reads back (lists for tuples)
+
+    env_id: str
+    env_kwargs: dict
+    base: PPOConfig
+    grid: dict[str, list[Any]]
+    seeds: int
+    episodes: int
+    first_seed: int = 0
+
+    def to_json(self) -> dict:
+        """The spec as JSON, as it reads back (lists for tuples).
+
+        ``first_seed`` is kept only when it is not 0, so a folder written before it existed
+        (its seeds from 0) is still the same sweep.
+        """
+        spec = {
+            "env": self.env_id, "env_kwargs": self.env_kwargs, "config": self.base.to_dict(),
+            "grid": grid_text(self.grid), "seeds": self.seeds, "episodes": self.episodes,
+        }  # fmt: skip
+        if self.first_seed:
+            spec["first_seed"] = self.first_seed
+        return json.loads(json.dumps(spec))
 
 
 def read_spec(folder: Path) -> dict:
@@ -96,7 +111,7 @@ def read_spec(folder: Path) -> dict:
         raise RunDirError(f"{path} is not a sweep's spec")
     with contextlib.suppress(ConfigError, TypeError, ValueError):
         spec["config"] = PPOConfig.from_dict(spec["config"]).to_dict()
-    return json.loads(json.dumps(spec))  # as :func:`spec_of` gives it
+    return json.loads(json.dumps(spec))  # as :meth:`SweepSpec.to_json` gives it
 
 
 def begin(folder: Path, spec: dict) -> dict:
