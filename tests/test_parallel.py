@@ -44,6 +44,7 @@ def _mesh_runs(tmp_path: Path, env_id: str, seeds: int, *layouts: str) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
+@pytest.mark.multidevice
 def test_data_parallel_and_sharded_seeds_equal_one_device_and_resume_bit_exact(tmp_path):
     report = _mesh_runs(
         tmp_path, "probe/observation", 2, "1x4+resume", "2x2", "sweep:2x2", "api:1x2"
@@ -60,6 +61,7 @@ def test_data_parallel_and_sharded_seeds_equal_one_device_and_resume_bit_exact(t
     assert report["1x4+resume"]["resume_bit_exact"] is True
 
 
+@pytest.mark.multidevice
 def test_data_parallel_on_the_c_engine_equals_one_device(tmp_path):
     # the engine's foreign call runs in shard_map: each device steps its own envs
     report = _mesh_runs(tmp_path, "Hopper-v5", 1, "1x2")
@@ -100,6 +102,7 @@ def _two_processes(*args: str) -> list[tuple[int, str, str]]:
     return [(p.returncode, out, err) for p, (out, err) in zip(procs, outs, strict=True)]
 
 
+@pytest.mark.multidevice
 def test_two_processes_train_one_policy_into_one_run_directory(tmp_path):
     runs = str(tmp_path / "two")
     done = _two_processes(*TINY_HOPPER, "--mesh", "1x4", "--runs-dir", runs)
@@ -118,6 +121,7 @@ def test_two_processes_train_one_policy_into_one_run_directory(tmp_path):
         np.testing.assert_allclose(a, b, atol=1e-4)
 
 
+@pytest.mark.multidevice
 def test_an_error_of_process_0_stops_every_process(tmp_path):
     done = _two_processes("--resume", str(tmp_path / "missing"))  # only process 0 reads it
     assert [code for code, _, _ in done] == [1, 1]  # both end (none waits for ever), saying why

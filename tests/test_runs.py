@@ -241,8 +241,8 @@ def test_live_progress_callback_runs_once_per_update_and_seed():
 
 
 def test_unknown_preset_names_the_known_ones():
-    with pytest.raises(SystemExit, match=r"unknown preset .sed.\. Did you mean seed"):
-        main(["train", "--preset", "sed"])
+    with pytest.raises(SystemExit, match=r"unknown preset .defualts.\. Did you mean defaults"):
+        main(["train", "--preset", "defualts"])
 
 
 def test_preset_sets_defaults_and_flags_still_override(tmp_path):
