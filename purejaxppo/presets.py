@@ -250,7 +250,7 @@ PRESETS: dict[str, Preset] = {
 
 
 RENAMED: dict[str, str] = {"seed": "defaults"}
-"""Old preset name -> its name now, so that run.json and sweep files written under one load."""
+"""Old preset name -> its name now: ``resolve`` and ``RunSpec.from_json`` read an old name as it."""
 
 
 def _tuned() -> dict[str, tuple[str, ...]]:

@@ -1,7 +1,8 @@
 """Every benchmark's ``--quick`` mode, end to end at tiny sizes, into a scratch folder.
 
 Each runs as a user runs it (``python benchmarks/<name>.py``, in its own process) and its
-results file is checked; CI runs this layer as its own step (``uv run pytest -m bench``).
+results file is checked. ``uv run pytest -m bench`` runs this layer; CI runs it with the other
+slow layers.
 """
 
 from __future__ import annotations

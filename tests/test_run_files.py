@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 
+from purejaxppo.config import PPOConfig
 from purejaxppo.runs import checkpoint, run_dir, sweep_state
 from purejaxppo.train import TrainMetrics
 
@@ -55,3 +56,12 @@ def test_a_row_cut_short_is_dropped_and_an_empty_file_gets_its_header(tmp_path):
     f.write_text("")  # made, never written
     run_dir.append_metrics(tmp_path, 0, _metrics(1, 1))
     assert run_dir.read_metrics(tmp_path)["env_steps"].shape == (1, 1)
+
+
+def test_a_run_json_naming_an_old_preset_reads_as_today_name():
+    spec = run_dir.RunSpec(env="probe/constant", env_kwargs={}, config=PPOConfig(),
+                           num_seeds=1, seed=0, name="x", chunk_updates=1, checkpoint_every=1,
+                           preset="defaults")  # fmt: skip
+    written = {**spec.to_json(), "preset": "seed"}  # as run.json was written before the rename
+    assert run_dir.RunSpec.from_json(written) == spec
+    assert run_dir.RunSpec.from_json({**written, "preset": None}).preset is None

@@ -46,7 +46,7 @@ from purejaxppo.runs.sweep_table import (
     peak,
     value_text,
 )
-from purejaxppo.train import RunnerState, make_train
+from purejaxppo.train import RunnerState, TrainMetrics, make_train
 
 RESULT = sweep_state.RESULT
 TABLE = "sweep.md"
@@ -210,7 +210,9 @@ def train_grid(
     runner, start = place.start(
         jax.vmap(trainer.init), keys, stacked, resume_from=state if resume else None
     )
-    chunks = [sweep_state.read_metrics(state, start)] if state is not None and start else []
+    chunks: dict[int, TrainMetrics] = {}  # a chunk's first update -> its metrics on the host
+    if state is not None and start:
+        chunks[0] = sweep_state.read_metrics(state, start)  # updates 0..start-1
     if start and verbose:
         print(f"  continued from the checkpoint at update {start} of {U} ({state})")
     chunk = jax.vmap(lambda r, c, first: trainer.run(r, first, K, c), in_axes=(0, 0, None))
@@ -219,17 +221,16 @@ def train_grid(
     compile_s = time.perf_counter() - t0
     every = session.checkpoint_every(U, K, None)
 
-    kept: set[int] = set()  # chunks whose metrics are kept (a Ctrl-C may repeat host work)
+    def so_far() -> TrainMetrics:  # every chunk's metrics, in update order: [runs, updates]
+        parts = [chunks[first] for first in sorted(chunks)]
+        return jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *parts)
 
-    def host_work(first: int, out: tuple) -> str:
-        if first not in kept:
-            chunks.append(jax.device_get(out[1]))
-            kept.add(first)
+    def host_work(first: int, out: tuple) -> str:  # once more after a Ctrl-C: the same result
+        chunks[first] = jax.device_get(out[1])
         if state is not None and ((first + K) % every == 0 or first + K == U):
-            so_far = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *chunks)
-            sweep_state.save(state, place.to_host(out[0]), first + K, so_far)  # once per step
+            sweep_state.save(state, place.to_host(out[0]), first + K, so_far())  # once per step
         if verbose:
-            ret = np.asarray(chunks[-1].episode_return).reshape(len(points), seeds, K)
+            ret = np.asarray(chunks[first].episode_return).reshape(len(points), seeds, K)
             with warnings.catch_warnings():  # NaN for a point none of whose episodes ended yet
                 warnings.simplefilter("ignore", RuntimeWarning)
                 per_point = np.nanmean(ret, axis=(1, 2))
@@ -247,7 +248,7 @@ def train_grid(
         raise KeyboardInterrupt
     runner = ended.carry
     seconds = time.perf_counter() - t0
-    metrics = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *chunks)
+    metrics = so_far()
     steps = len(points) * seeds * (U - start) * base.batch_size
     return {
         "policy": runner.policy,
