@@ -51,7 +51,7 @@ import numpy as np
 import purejaxppo as pjp
 from purejaxppo.config import ConfigError, PPOConfig
 from purejaxppo.envs.engines import resolve as resolve_physics
-from purejaxppo.presets import RENAMED, preset_config, resolve, tuned_names
+from purejaxppo.presets import current_name, preset_config, resolve, tuned_names
 from purejaxppo.runs import checkpoint, run_dir, session
 from purejaxppo.runs.crosscheck import Estimate, cross_check_run
 from purejaxppo.runs.sweep_table import (
@@ -203,8 +203,7 @@ def _written(identity: dict | None) -> dict | None:
         config = PPOConfig.from_dict(identity["config"]).to_dict()
     except (ConfigError, KeyError, TypeError):
         return None
-    preset = identity.get("preset")
-    return {**identity, "config": config, "preset": RENAMED.get(preset or "", preset)}
+    return {**identity, "config": config, "preset": current_name(identity.get("preset"))}
 
 
 def _existing(root: Path, spec: run_dir.RunSpec) -> Path | None:

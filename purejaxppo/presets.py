@@ -250,7 +250,15 @@ PRESETS: dict[str, Preset] = {
 
 
 RENAMED: dict[str, str] = {"seed": "defaults"}
-"""Old preset name -> its name now: ``resolve`` and ``RunSpec.from_json`` read an old name as it."""
+"""Old preset name -> its name now."""
+
+
+def current_name(name: str | None) -> str | None:
+    """A preset's name as it is now: an old one (:data:`RENAMED`) read as today's.
+
+    So run.json files and results rows written before a rename still match today's specs.
+    """
+    return RENAMED.get(name, name) if name is not None else None
 
 
 def _tuned() -> dict[str, tuple[str, ...]]:
@@ -332,7 +340,7 @@ def resolve(name: str, env_id: str | None, total_timesteps: int | None = None) -
         ConfigError: an unknown name (with the close matches), or ``tuned`` for an env that has
             no tuned preset (listing those that do).
     """
-    name = RENAMED.get(name, name)
+    name = RENAMED.get(name, name)  # an old name: today's (current_name)
     if name == "tuned":
         return tuned(env_id, total_timesteps)
     if name not in PRESETS:

@@ -34,7 +34,7 @@ import numpy as np
 
 from purejaxppo.config import ConfigError, PPOConfig
 from purejaxppo.parallel.mesh import Layout
-from purejaxppo.presets import RENAMED
+from purejaxppo.presets import current_name
 from purejaxppo.train import TrainMetrics
 
 RUN_FILE = "run.json"
@@ -103,7 +103,7 @@ class RunSpec:
             name=d["name"],
             chunk_updates=int(d["chunk_updates"]),
             checkpoint_every=int(d["checkpoint_every"]),
-            preset=RENAMED.get(d.get("preset") or "", d.get("preset")),  # an old name: today's
+            preset=current_name(d.get("preset")),
             mesh=Layout(**d["mesh"]) if d.get("mesh") else None,
             env_origin=d.get("env_origin"),
         )
