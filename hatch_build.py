@@ -1,62 +1,96 @@
 """Build hook: compiles the C engine's native part (purejaxppo/envs/c/engine.cc).
 
-It needs a C++17 compiler and the headers of the installed mujoco and jaxlib, which uv provides
-in the build environment at the project's locked versions (``tool.uv.extra-build-dependencies``
-in pyproject.toml). The library's name carries those versions (``_engine-jaxlib<v>-mujoco<v>.so``),
-so environments of other versions (the lock's two Python forks) keep their own beside it in an
-editable install. When it cannot build, the install still succeeds without the C engine, and the
-reason is written beside the sources, where ``physics="c"`` reports it.
+It needs a C++17 compiler and the headers of mujoco (the C API) and jaxlib (XLA's FFI), which
+the build environment holds at the versions ``build-system.requires`` pins: the mujoco the
+package depends on, and the oldest jaxlib it supports (an FFI handler compiled against an older
+FFI API runs under every newer jaxlib, not the other way round). So one library serves every
+supported jaxlib, and the wheel is ``py3-none-<platform>``: the library uses no Python ABI.
+
+* A wheel (``uv build``, ``pip install .``, ``pip wheel .``): the engine is built into it with
+  ``CXX`` (a command, arguments allowed; ``scripts/build_wheel.sh`` sets zig's, for a manylinux
+  wheel) or the first C++ compiler on PATH, or the build fails and says why and what to install.
+  ``PUREJAXPPO_NO_C_ENGINE=1`` builds a pure-Python wheel instead, which says so when the engine
+  is asked for.
+* An editable install (``uv sync``): the library is built beside its source; without a compiler
+  the install still succeeds, and the reason is kept beside the source, where the first run
+  reports it.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+import sysconfig
+import tempfile
 from pathlib import Path
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 SOURCE = Path("purejaxppo/envs/c/engine.cc")
-FAILURE = SOURCE.with_name("_engine.build-error.txt")
+LIBRARY = SOURCE.with_name("_engine.so")  # purejaxppo.envs.c.native loads it from here
+FAILURE = SOURCE.with_name("_engine.build-error.txt")  # and reports this when it is missing
+SKIP = "PUREJAXPPO_NO_C_ENGINE"  # =1: build without the C engine (a pure-Python wheel)
+NEEDS = (
+    "the C engine needs a C++17 compiler (g++ or clang++ on PATH, or CXX); "
+    f"install one, or set {SKIP}=1 to build without it (physics='auto' then runs MJX)"
+)
 
 
-def library_name(jaxlib_version: str, mujoco_version: str) -> str:
-    """The library's file name for these versions (``purejaxppo.envs.c.native`` reads it too)."""
-    return f"_engine-jaxlib{jaxlib_version}-mujoco{mujoco_version}.so"
+def _compiler() -> tuple[list[str] | None, str]:
+    """``CXX`` (a command, arguments allowed), else the first C++ compiler on PATH; or why not."""
+    given = shlex.split(os.environ.get("CXX", ""))
+    if given:
+        found = shutil.which(given[0]) is not None
+        return (given, "") if found else (None, f"CXX names {given[0]!r}, which is not found")
+    for name in ("c++", "g++", "clang++"):
+        if shutil.which(name):
+            return [name], ""
+    return None, "no C++ compiler was found"
 
 
-def _compiler() -> str | None:
-    for name in (os.environ.get("CXX"), "c++", "g++", "clang++"):
-        if name and shutil.which(name):
-            return name
-    return None
+def _package_dir(name: str) -> Path | None:
+    """Where package ``name`` of the build environment lies, without importing it."""
+    spec = importlib.util.find_spec(name)
+    return Path(spec.origin).parent if spec is not None and spec.origin else None
 
 
-def build(root: Path) -> tuple[Path | None, str | None]:
-    """Compiles the library into the source tree: (its path, None), or (None, why not)."""
-    cxx = _compiler()
+def build(root: Path, out: Path) -> str | None:
+    """Compiles the library to ``out`` (replaced whole, not rewritten in place); None or why not."""
+    cxx, why = _compiler()
     if cxx is None:
-        return None, "no C++ compiler was found (set CXX, or install g++ or clang++)"
-    try:
-        import jaxlib  # the headers of XLA's FFI
-        import jaxlib.version
-        import mujoco
-    except ImportError as e:
-        return None, f"the headers of mujoco and jaxlib are not in the build environment ({e})"
-    includes = [str(Path(p).parent / "include") for p in (jaxlib.__file__, mujoco.__file__)]
-    library = SOURCE.with_name(library_name(jaxlib.version.__version__, mujoco.__version__))
-    flags = ["-undefined", "dynamic_lookup"] if sys.platform == "darwin" else []
+        return why
+    dirs = {name: _package_dir(name) for name in ("jaxlib", "mujoco")}
+    missing = [name for name, d in dirs.items() if d is None or not (d / "include").is_dir()]
+    if missing:
+        return f"the headers of {' and '.join(missing)} are not in the build environment"
+    jaxlib_version = importlib.metadata.version("jaxlib")
+    # libmujoco's symbols come from the process at load time
+    flags = ["-undefined", "dynamic_lookup"] if sys.platform == "darwin" else ["-s"]
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
+    os.close(fd)
     cmd = [
-        cxx, "-std=c++17", "-O2", "-shared", "-fPIC",
-        *(f"-I{d}" for d in includes), *flags,
-        str(root / SOURCE), "-o", str(root / library),
+        *cxx, "-std=c++17", "-O2", "-shared", "-fPIC", "-w",
+        *(f"-I{d / 'include'}" for d in dirs.values() if d is not None),
+        f'-DPJP_JAXLIB_VERSION="{jaxlib_version}"', *flags,
+        str(root / SOURCE), "-o", tmp,
     ]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
-        return None, f"{' '.join(cmd)}\n{done.stderr.strip()}"
-    return library, None
+        Path(tmp).unlink(missing_ok=True)
+        return f"{' '.join(cmd)}\n{done.stderr.strip()}"
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, out)  # a process that has the old library open keeps its copy
+    return None
+
+
+def platform_tag() -> str:
+    """This machine's wheel platform tag, e.g. ``linux_x86_64`` (auditwheel makes it manylinux)."""
+    return sysconfig.get_platform().replace("-", "_").replace(".", "_")
 
 
 class CustomBuildHook(BuildHookInterface):
@@ -64,13 +98,29 @@ class CustomBuildHook(BuildHookInterface):
 
     def initialize(self, version: str, build_data: dict) -> None:  # noqa: D102
         root = Path(self.root)
-        (root / FAILURE).unlink(missing_ok=True)
-        library, why = build(root)
-        if library is not None:
-            build_data["pure_python"] = False
-            build_data["infer_tag"] = True
-            if version != "editable":
-                build_data["force_include"][str(root / library)] = str(library)
+        if version == "editable":
+            (root / FAILURE).unlink(missing_ok=True)
+            why = build(root, root / LIBRARY)
+            if why is not None:  # the install goes on; the first run says why
+                (root / LIBRARY).unlink(missing_ok=True)  # built from another source
+                (root / FAILURE).write_text(f"it was not built on installing purejaxppo: {why}\n")
+                print(f"purejaxppo: the C engine was not built: {why}", file=sys.stderr)
             return
-        (root / FAILURE).write_text(why + "\n")
-        print(f"purejaxppo: the C engine was not built: {why}", file=sys.stderr)
+        self._staging = Path(tempfile.mkdtemp(prefix="purejaxppo-build-"))
+        if os.environ.get(SKIP) == "1":
+            staged = self._staging / FAILURE.name
+            staged.write_text(f"this purejaxppo was built without it ({SKIP}=1)\n")
+            build_data["force_include"][str(staged)] = str(FAILURE)
+            return
+        staged = self._staging / LIBRARY.name
+        why = build(root, staged)
+        if why is not None:
+            raise RuntimeError(f"purejaxppo: {NEEDS}.\nThe build failed: {why}")
+        build_data["pure_python"] = False
+        build_data["tag"] = f"py3-none-{platform_tag()}"
+        build_data["force_include"][str(staged)] = str(LIBRARY)
+
+    def finalize(self, version: str, build_data: dict, artifact_path: str) -> None:  # noqa: D102
+        staging = getattr(self, "_staging", None)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)

@@ -178,7 +178,7 @@ def test_without_the_native_library_auto_says_so_and_c_says_what_to_do():
 import sys
 from pathlib import Path
 import purejaxppo.envs.c.native as native
-native.library_path = lambda: Path("/nonexistent/_engine.so")  # as if no compiler was found
+native.LIBRARY = Path("/nonexistent/_engine.so")  # as if no compiler was found
 import purejaxppo as pjp
 print(pjp.envs.make("Hopper-v5").physics)
 try:
@@ -189,8 +189,19 @@ except pjp.envs.EnvError as e:
     done = _run_script(script)
     assert done.stdout.splitlines()[0] == "mjx"
     assert "physics='auto' runs MJX on this CPU" in done.stderr
-    assert "error: the C engine's native part is not built" in done.stdout
+    assert "error: the C engine's native library is missing" in done.stdout
     assert "uv sync --reinstall-package purejaxppo" in done.stdout
+
+
+def test_a_library_built_against_a_newer_xla_ffi_than_jaxlib_s_is_refused():
+    script = """
+import jaxlib.version
+import purejaxppo.envs.c.native as native
+jaxlib.version.__version__ = "0.9.0"  # older than the headers the library was compiled against
+print(native.why_unavailable())
+"""
+    done = _run_script(script)
+    assert "newer than the installed jaxlib 0.9.0" in done.stdout
 
 
 def test_without_warp_lang_the_warp_engine_says_what_to_install():
@@ -204,6 +215,5 @@ except pjp.envs.EnvError as e:
     print("error:", e)
 """
     done = _run_script(script)
-    assert "error: physics='warp' needs warp-lang: install the extra (`uv sync --extra warp`)" in (
-        done.stdout
-    )
+    wanted = "error: physics='warp' needs warp-lang: install the warp extra (`uv sync --extra warp`"
+    assert wanted in done.stdout

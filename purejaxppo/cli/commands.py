@@ -246,14 +246,35 @@ def _check_env(env_id: str, kwargs: dict) -> None:
 
 
 def run_envs() -> None:
-    """Prints each id with a line about it."""
+    """Prints the engines this install runs, then each id with a line about it."""
+    for line in pjp.envs.engines.installed():
+        print(line)
+    print()
     for env_id in pjp.envs.registered_ids():
         print(f"{env_id:28s} {pjp.envs.describe(env_id)}")
+
+
+def print_version() -> None:
+    """``purejaxppo --version``: this version, what it runs on, and its engines."""
+    import platform
+
+    import jaxlib.version
+    import mujoco
+
+    print(
+        f"purejaxppo {pjp.__version__} (Python {platform.python_version()}, jax {jax.__version__}, "
+        f"jaxlib {jaxlib.version.__version__}, mujoco {mujoco.__version__})"
+    )
+    for line in pjp.envs.engines.installed():
+        print(line)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``purejaxppo`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv in (["--version"], ["-V"]):
+        print_version()
+        return
     try:
         if argv[:1] == ["train"]:  # before anything starts JAX's backend (the preset's check)
             hosts.initialize(

@@ -176,6 +176,36 @@ def resolve(physics: str) -> str:
     return physics
 
 
+def installed() -> list[str]:
+    """One line per engine: whether this install runs it here, and why not (and what to do)."""
+    from purejaxppo.envs import mjx as mjx_engine
+    from purejaxppo.envs import warp as warp_engine
+    from purejaxppo.envs.c import native
+
+    why = {"c": native.why_unavailable(), "warp": warp_engine.why_unavailable(), "mjx": None}
+    try:
+        mjx_engine.check_version()
+    except EnvError as e:
+        why["mjx"] = str(e)
+    has = {
+        "c": "built against MuJoCo {mujoco} and the XLA FFI {ffi_api} of jaxlib {jaxlib}".format(
+            **native.built_with()
+        )
+        if why["c"] is None
+        else "",
+        "mjx": f"mujoco-mjx {mjx_engine.MJX_VERSION}",
+        "warp": "warp-lang installed",
+    }
+    lines = [
+        f"{DISPLAY[name]} (physics={name!r}): "
+        + (f"yes, {has[name]}" if why[name] is None else f"no: {why[name]}".replace("\n", " "))
+        for name in ("c", "mjx", "warp")
+    ]
+    backend = jax.default_backend()
+    auto = "mjx" if backend != "cpu" or why["c"] is not None else "c"
+    return [*lines, f"physics='auto' runs {DISPLAY[auto]} here (JAX's backend: {backend})"]
+
+
 def display_name(physics: str) -> str:
     """The engine's name in reports ("C MuJoCo", "MJX", "MuJoCo Warp"; else "JAX")."""
     return DISPLAY.get(physics, "JAX")

@@ -10,8 +10,9 @@
 // Three calls: reset (mj_resetData, the given parts of the state, mj_forward), step (frame_skip
 // x mj_step with the given controls, then the task's stage) and settle (zero-control steps).
 //
-// Built by hatch_build.py (no link against libmujoco: its symbols are resolved at load time
-// from the library that the mujoco package loaded, which purejaxppo.envs.c.native makes global).
+// Built by hatch_build.py against the oldest supported jaxlib's FFI headers, libstdc++ linked in
+// on Linux, and no link against libmujoco: its symbols are resolved at load time from the
+// library that the mujoco package loaded, which purejaxppo.envs.c.native makes global.
 
 #include <mujoco/mjbatch.h>
 #include <mujoco/mjxmacro.h>
@@ -31,6 +32,10 @@
 #include <vector>
 
 #include "xla/ffi/api/ffi.h"
+
+#ifndef PJP_JAXLIB_VERSION  // set by hatch_build.py: the jaxlib whose FFI headers are used
+#define PJP_JAXLIB_VERSION "0"
+#endif
 
 namespace ffi = xla::ffi;
 
@@ -450,6 +455,11 @@ extern "C" {
 
 // The MuJoCo version this library was compiled against (mjVERSION_HEADER).
 int pjp_mujoco_version() { return mjVERSION_HEADER; }
+
+// The XLA FFI API version of the headers it was compiled against (major * 1000 + minor), and
+// the jaxlib they came from: every jaxlib from that one on runs its handlers.
+int pjp_ffi_api_version() { return XLA_FFI_API_MAJOR * 1000 + XLA_FFI_API_MINOR; }
+const char* pjp_jaxlib_version() { return PJP_JAXLIB_VERSION; }
 
 // Registers an engine under key (a hash of everything below, chosen by the caller); a key
 // already registered is kept. stage: what follows the substeps (enum Stage). fields:

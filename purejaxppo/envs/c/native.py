@@ -1,8 +1,10 @@
 """The C engine's native library: loading it, checking it, registering its FFI targets with JAX.
 
-The library (``_engine.so``, compiled from ``engine.cc`` when the package is installed) calls
-MuJoCo's C API without linking to it: the symbols come from the ``libmujoco`` that the mujoco
-package loaded, made global here before the library is opened.
+The library (``_engine.so``, compiled from ``engine.cc`` by ``hatch_build.py`` when the package
+is built) calls MuJoCo's C API without linking to it: the symbols come from the ``libmujoco``
+that the mujoco package loaded, made global here before the library is opened. It must have been
+compiled against the running MuJoCo's headers, and against XLA FFI headers no newer than the
+running jaxlib's (its handlers run under every later jaxlib); both are checked on loading.
 """
 
 from __future__ import annotations
@@ -18,20 +20,25 @@ import mujoco
 from purejaxppo.envs.base import EnvError
 
 _HERE = Path(__file__).parent
+LIBRARY = _HERE / "_engine.so"
 BUILD_ERROR = _HERE / "_engine.build-error.txt"
-
-
-def library_path() -> Path:
-    """Where the library built for the installed jaxlib and mujoco is (``hatch_build.py``)."""
-    import jaxlib.version
-
-    return _HERE / f"_engine-jaxlib{jaxlib.version.__version__}-mujoco{mujoco.__version__}.so"
-
-
 STEP_TARGET = "purejaxppo_c_step"
 RESET_TARGET = "purejaxppo_c_reset"
 SETTLE_TARGET = "purejaxppo_c_settle"
-REBUILD = "uv sync --reinstall-package purejaxppo"
+REBUILD = (
+    "rebuild it: `uv sync --reinstall-package purejaxppo` in a clone of the repository, "
+    "or `pip install --force-reinstall` the purejaxppo wheel"
+)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """``"0.12.0.1"`` -> ``(0, 12, 0, 1)`` (the numeric release parts only)."""
+    parts = []
+    for part in text.split("."):
+        if not part.isdigit():
+            break
+        parts.append(int(part))
+    return tuple(parts)
 
 
 class CEngineUnavailableError(EnvError):
@@ -62,18 +69,17 @@ def library() -> ctypes.CDLL:
     Raises:
         CEngineUnavailableError: not built, built for another MuJoCo, or not loadable.
     """
-    path = library_path()
+    path = LIBRARY
     if not path.is_file():
-        others = sorted(p.name for p in _HERE.glob("_engine-*.so"))
         if BUILD_ERROR.is_file():
             reason = BUILD_ERROR.read_text().strip()
-        elif others:
-            reason = f"it was built for other versions ({', '.join(others)}), not {path.name}"
         else:
             reason = "purejaxppo was not installed by its build (e.g. imported from a source tree)"
         raise CEngineUnavailableError(
-            f"the C engine's native part is not built: {reason}\n"
-            f"Install a C++ compiler and run `{REBUILD}`, or use physics='mjx'."
+            f"the C engine's native library is missing: {reason}.\n"
+            "Install a C++ compiler and rebuild (`uv sync --reinstall-package purejaxppo` in a "
+            "clone, `pip install --force-reinstall .` in a source tree), or install a purejaxppo "
+            "wheel, which carries it; physics='mjx' runs without it."
         )
     libmujoco = sorted(Path(mujoco.__file__).parent.glob("libmujoco.so*")) or sorted(
         Path(mujoco.__file__).parent.glob("libmujoco*.dylib")
@@ -84,12 +90,20 @@ def library() -> ctypes.CDLL:
     try:
         lib = ctypes.CDLL(str(path))
     except OSError as e:
-        raise CEngineUnavailableError(f"{path} does not load ({e}); rebuild: `{REBUILD}`") from e
+        raise CEngineUnavailableError(f"{path} does not load ({e}); {REBUILD}") from e
     built, running = lib.pjp_mujoco_version(), mujoco.mj_version()
     if built != running:
         raise CEngineUnavailableError(
-            f"the C engine was built against MuJoCo {built} but MuJoCo {running} is installed; "
-            f"rebuild it: `{REBUILD}`"
+            f"the C engine was built against MuJoCo {_mujoco_version(built)} but MuJoCo "
+            f"{_mujoco_version(running)} is installed; {REBUILD}"
+        )
+    import jaxlib.version
+
+    headers = built_with(lib)["jaxlib"]
+    if _version(jaxlib.version.__version__) < _version(headers):
+        raise CEngineUnavailableError(
+            f"the C engine was built against the XLA FFI of jaxlib {headers}, newer than the "
+            f"installed jaxlib {jaxlib.version.__version__}: upgrade jax, or {REBUILD}"
         )
     lib.pjp_register.restype = ctypes.c_int
     lib.pjp_register.argtypes = [
@@ -109,6 +123,27 @@ def library() -> ctypes.CDLL:
     jax.ffi.register_ffi_target(RESET_TARGET, jax.ffi.pycapsule(lib.PjpCReset), platform="cpu")
     jax.ffi.register_ffi_target(SETTLE_TARGET, jax.ffi.pycapsule(lib.PjpCSettle), platform="cpu")
     return lib
+
+
+def _mujoco_version(number: int) -> str:
+    """MuJoCo's version number (``mjVERSION_HEADER``, ``mj_version()``: 4000001) as ``4.0.1``."""
+    return f"{number // 1_000_000}.{number // 1000 % 1000}.{number % 1000}"
+
+
+def built_with(lib: ctypes.CDLL | None = None) -> dict[str, str]:
+    """What the loaded library was compiled against: ``mujoco``, ``jaxlib``, ``ffi_api``.
+
+    Raises:
+        CEngineUnavailableError: the library is not here or does not load.
+    """
+    lib = lib or library()
+    lib.pjp_jaxlib_version.restype = ctypes.c_char_p
+    api, mj = lib.pjp_ffi_api_version(), lib.pjp_mujoco_version()
+    return {
+        "mujoco": _mujoco_version(mj),
+        "jaxlib": lib.pjp_jaxlib_version().decode(),
+        "ffi_api": f"{api // 1000}.{api % 1000}",
+    }
 
 
 def register(

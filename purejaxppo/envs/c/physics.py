@@ -80,8 +80,7 @@ class CPhysics:
         expected = [(int(np.prod(f.shape)), f.is_int) for f in fields]
         if got != expected:  # a library built for another mjData layout
             raise native.CEngineUnavailableError(
-                f"the C engine's fields {got} differ from mujoco's {expected}: "
-                f"rebuild it: `{native.REBUILD}`"
+                f"the C engine's fields {got} differ from mujoco's {expected}: {native.REBUILD}"
             )
 
     def _results(self) -> tuple[jax.ShapeDtypeStruct, ...]:

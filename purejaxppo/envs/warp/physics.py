@@ -71,7 +71,10 @@ def why_unavailable() -> str | None:
     except ValueError:  # a module entry of None: import warp is made to fail
         found = False
     if not found:
-        return "physics='warp' needs warp-lang: install the extra (`uv sync --extra warp`)"
+        return (
+            "physics='warp' needs warp-lang: install the warp extra (`uv sync --extra warp`, "
+            "or `pip install 'purejaxppo[warp]'`)"
+        )
     return None
 
 
