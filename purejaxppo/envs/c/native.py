@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import re
 from pathlib import Path
 
 import jax
@@ -27,18 +28,14 @@ RESET_TARGET = "purejaxppo_c_reset"
 SETTLE_TARGET = "purejaxppo_c_settle"
 REBUILD = (
     "rebuild it: `uv sync --reinstall-package purejaxppo` in a clone of the repository, "
-    "or `pip install --force-reinstall` the purejaxppo wheel"
+    "`pip install --force-reinstall --no-deps .` in a source tree, or reinstall the wheel"
 )
 
 
 def _version(text: str) -> tuple[int, ...]:
-    """``"0.12.0.1"`` -> ``(0, 12, 0, 1)`` (the numeric release parts only)."""
-    parts = []
-    for part in text.split("."):
-        if not part.isdigit():
-            break
-        parts.append(int(part))
-    return tuple(parts)
+    """The release numbers a version starts with: ``"0.12.0.1"`` -> ``(0, 12, 0, 1)``."""
+    match = re.match(r"[0-9]+(?:\.[0-9]+)*", text)
+    return tuple(int(p) for p in match[0].split(".")) if match else ()
 
 
 class CEngineUnavailableError(EnvError):
@@ -74,12 +71,12 @@ def library() -> ctypes.CDLL:
         if BUILD_ERROR.is_file():
             reason = BUILD_ERROR.read_text().strip()
         else:
-            reason = "purejaxppo was not installed by its build (e.g. imported from a source tree)"
+            reason = (
+                "purejaxppo was not installed by its build (imported from a source tree?): "
+                "`uv sync` there builds it; a purejaxppo wheel carries it"
+            )
         raise CEngineUnavailableError(
-            f"the C engine's native library is missing: {reason}.\n"
-            "Install a C++ compiler and rebuild (`uv sync --reinstall-package purejaxppo` in a "
-            "clone, `pip install --force-reinstall .` in a source tree), or install a purejaxppo "
-            "wheel, which carries it; physics='mjx' runs without it."
+            f"the C engine's native library is missing: {reason}\nphysics='mjx' runs without it."
         )
     libmujoco = sorted(Path(mujoco.__file__).parent.glob("libmujoco.so*")) or sorted(
         Path(mujoco.__file__).parent.glob("libmujoco*.dylib")
@@ -95,7 +92,8 @@ def library() -> ctypes.CDLL:
     if built != running:
         raise CEngineUnavailableError(
             f"the C engine was built against MuJoCo {_mujoco_version(built)} but MuJoCo "
-            f"{_mujoco_version(running)} is installed; {REBUILD}"
+            f"{_mujoco_version(running)} is installed: install mujoco=={_mujoco_version(built)} "
+            "(the version purejaxppo pins)"
         )
     import jaxlib.version
 
@@ -103,7 +101,7 @@ def library() -> ctypes.CDLL:
     if _version(jaxlib.version.__version__) < _version(headers):
         raise CEngineUnavailableError(
             f"the C engine was built against the XLA FFI of jaxlib {headers}, newer than the "
-            f"installed jaxlib {jaxlib.version.__version__}: upgrade jax, or {REBUILD}"
+            f"installed jaxlib {jaxlib.version.__version__}: install jax and jaxlib >= {headers}"
         )
     lib.pjp_register.restype = ctypes.c_int
     lib.pjp_register.argtypes = [
@@ -131,7 +129,14 @@ def _mujoco_version(number: int) -> str:
 
 
 def built_with(lib: ctypes.CDLL | None = None) -> dict[str, str]:
-    """What the loaded library was compiled against: ``mujoco``, ``jaxlib``, ``ffi_api``.
+    """What the C engine's library was compiled against.
+
+    Args:
+        lib: the loaded library (None: :func:`library`, which loads and checks it).
+
+    Returns:
+        ``mujoco`` (``"4.0.1"``), ``jaxlib`` (whose XLA FFI headers it used) and ``ffi_api``
+        (their FFI API version, ``"0.3"``).
 
     Raises:
         CEngineUnavailableError: the library is not here or does not load.

@@ -51,7 +51,7 @@ class CPhysics:
         dtype: float dtype of the fields handed to the task.
 
     Raises:
-        CEngineUnavailableError: the native part is not built or not loadable.
+        CEngineUnavailableError: the native library is missing, not loadable, or mismatched.
         EnvError: a field the engine does not offer.
     """
 

@@ -72,8 +72,8 @@ def why_unavailable() -> str | None:
         found = False
     if not found:
         return (
-            "physics='warp' needs warp-lang: install the warp extra (`uv sync --extra warp`, "
-            "or `pip install 'purejaxppo[warp]'`)"
+            "physics='warp' needs warp-lang: install the warp extra (`uv sync --extra warp`; "
+            "with pip: `pip install '<the purejaxppo wheel>[warp]'`)"
         )
     return None
 
