@@ -242,7 +242,7 @@ PRESETS: dict[str, Preset] = {
         source=tuple(
             f"{_SWEEPS}/sweep_dmc_{task}{grid}.md"
             for task in ("cartpole_swingup", "finger_spin", "cheetah_run", "walker_walk")
-            for grid in ("", "_network")
+            for grid in ("", "_network", "_log_std")
         ),
         family=("dm_control/",),
     ),
