@@ -3,9 +3,20 @@
 import importlib.util
 import re
 import sys
+import tomllib
 from pathlib import Path
 
+from packaging.requirements import Requirement
+
 import purejaxppo as pjp
+
+PYPROJECT = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+
+
+def dependencies() -> dict[str, Requirement]:
+    """pyproject.toml's runtime dependencies, by name."""
+    reqs = [Requirement(r) for r in PYPROJECT["project"]["dependencies"]]
+    return {r.name: r for r in reqs}
 
 
 def while_loops(text: str) -> tuple[int, int]:

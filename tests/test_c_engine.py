@@ -11,7 +11,6 @@ rounding (1e-13 relative): they are sums and products that XLA and NumPy order d
 
 import subprocess
 import sys
-from pathlib import Path
 
 import gymnasium as gym
 import jax
@@ -23,7 +22,7 @@ import pytest
 import purejaxppo as pjp
 from purejaxppo.envs import EnvError
 from purejaxppo.envs.v5 import V5_TASKS
-from tests.helpers import tiny_config
+from tests.helpers import dependencies, tiny_config
 
 pytestmark = pytest.mark.envs
 
@@ -199,14 +198,9 @@ for line in pjp.envs.engines.installed():
 
 
 def test_the_library_says_what_it_was_built_against():
-    import tomllib
-
-    from packaging.requirements import Requirement
-
     from purejaxppo.envs.c import native
 
-    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
-    deps = {Requirement(r).name: Requirement(r) for r in pyproject["project"]["dependencies"]}
+    deps = dependencies()
     built = native.built_with()  # built by the rules of build-system.requires
     assert built["mujoco"] == str(deps["mujoco"].specifier).removeprefix("==")
     assert [f"jax>={built['jaxlib']}"] == [

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import subprocess
-import tomllib
 import venv
 import zipfile
 from pathlib import Path
@@ -19,9 +18,10 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
+from tests.helpers import PYPROJECT, dependencies
+
 ROOT = Path(__file__).resolve().parents[1]
 ONE_VENV = pytest.mark.xdist_group("wheel")  # the tests of one installed venv, on one worker
-PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
 def _pins(requirements: list[str], name: str) -> list[str]:
@@ -33,7 +33,7 @@ def _pins(requirements: list[str], name: str) -> list[str]:
 @pytest.mark.unit
 def test_the_engine_is_built_against_the_runtime_mujoco_and_the_oldest_jaxlib():
     build = PYPROJECT["build-system"]["requires"]
-    deps = {Requirement(r).name: Requirement(r) for r in PYPROJECT["project"]["dependencies"]}
+    deps = dependencies()
     lower = [s.version for s in deps["jax"].specifier if s.operator == ">="]
     assert lower and any(s.operator.startswith("<") for s in deps["jax"].specifier)
     # handlers compiled against the oldest jaxlib's FFI run under newer ones

@@ -182,7 +182,9 @@ def installed() -> list[str]:
     from purejaxppo.envs import warp as warp_engine
     from purejaxppo.envs.c import native
 
-    why = {"c": native.why_unavailable(), "warp": warp_engine.why_unavailable(), "mjx": None}
+    c_why = native.why_unavailable()  # the library itself: loads, and matches this install
+    built = native.built_with() if c_why is None else {}
+    why = {"c": c_why, "warp": warp_engine.why_unavailable(), "mjx": None}
     try:
         mjx_engine.check_version()
     except EnvError as e:
@@ -191,7 +193,6 @@ def installed() -> list[str]:
     backend = jax.default_backend()
     if why["c"] is None and backend != "cpu":
         why["c"] = f"it runs in programs on the CPU, and JAX's backend here is {backend}"
-    built = native.built_with() if native.why_unavailable() is None else {}
     has = {
         "c": "built against MuJoCo {mujoco} and the XLA FFI {ffi_api} of jaxlib {jaxlib}",
         "mjx": f"mujoco-mjx {mjx_engine.MJX_VERSION}",

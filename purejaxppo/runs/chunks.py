@@ -52,25 +52,29 @@ def run_chunks(
         The status, the updates done and the last carry.
     """
     done, pending = start, None
+
+    def finish(chunk: tuple[int, tuple]) -> str:  # its host work; done moves past it on "ok"
+        nonlocal done
+        word = host_work(*chunk)
+        if word == "ok":
+            done = chunk[0] + per_chunk
+        return word
+
     try:
         for n, first in enumerate(range(start, stop, per_chunk)):
             if stop_after_chunks is not None and n >= stop_after_chunks:
                 raise KeyboardInterrupt
             out = step(carry, first)
             carry = out[0]
-            if pending is not None:
-                if (word := host_work(*pending)) != "ok":
-                    return Ended(word, done, carry)
-                done = pending[0] + per_chunk
-            pending = (first, out)
-        if pending is not None:
-            if (word := host_work(*pending)) != "ok":
+            if pending is not None and (word := finish(pending)) != "ok":
                 return Ended(word, done, carry)
-            done = pending[0] + per_chunk
+            pending = (first, out)
+        if pending is not None and (word := finish(pending)) != "ok":
+            return Ended(word, done, carry)
     except KeyboardInterrupt:
         try:  # keep the chunk already dispatched (a second Ctrl-C abandons it)
-            if pending is not None and pending[0] == done and host_work(*pending) == "ok":
-                done = pending[0] + per_chunk
+            if pending is not None and pending[0] == done:
+                finish(pending)
         except KeyboardInterrupt:
             pass
         return Ended("interrupted", done, carry)
